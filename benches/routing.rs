@@ -1,0 +1,253 @@
+//! Tenant routing overhead: the same SeaORM calls through a `TenantConnection` and through a
+//! plain `DatabaseConnection`, in one run, on the same PostgreSQL.
+//!
+//! ```text
+//! cargo bench --bench routing                 # 3 rounds × 4,000 calls per case
+//! ROUTING_ITERS=20000 cargo bench --bench routing
+//! ```
+//!
+//! Cases are interleaved round by round so that drift of the machine hits all alike; the
+//! reported time is the median round.
+
+use std::time::{Duration, Instant};
+
+use saas_app::entities::{membership, post};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use sea_tenancy::roles::{DEFAULT_APP_ROLE, install_app_role};
+use sea_tenancy::testing::TestDatabase;
+use sea_tenancy::{Tenancy, TenantConnection};
+
+/// The baseline: a global entity shaped exactly like `post`, in `public`.
+mod plain_post {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plain_posts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub title: String,
+        pub author_id: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+struct Case {
+    name: &'static str,
+    rounds: Vec<Duration>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let iters: u32 = std::env::var("ROUTING_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4_000);
+    let database = TestDatabase::create().await;
+    let raw = database.connect_with_pool_size(1).await;
+    migrations::Migrator::up(&raw, None).await.unwrap();
+    install_app_role(&raw, DEFAULT_APP_ROLE).await.unwrap();
+    raw.execute_unprepared(
+        "CREATE TABLE plain_posts (id bigserial PRIMARY KEY, title varchar NOT NULL, author_id bigint NOT NULL);
+         INSERT INTO users (email) VALUES ('bench@example.com');
+         INSERT INTO organizations (name) VALUES ('bench');
+         INSERT INTO plain_posts (title, author_id) VALUES ('hello', 1);",
+    )
+    .await
+    .unwrap();
+    let tenant = sea_tenancy::Tenant::new("org_1", 1).unwrap();
+    sea_tenancy::manage::create_tenant::<tenant_migrations::Migrator>(
+        &raw,
+        &tenant,
+        Some(DEFAULT_APP_ROLE),
+    )
+    .await
+    .unwrap();
+    let db = Tenancy::new(raw.clone())
+        .with_app_role(DEFAULT_APP_ROLE)
+        .unwrap();
+    let acme = db.with_tenant(tenant);
+    post::ActiveModel {
+        title: Set("hello".into()),
+        author_id: Set(1),
+        ..Default::default()
+    }
+    .insert(&acme)
+    .await
+    .unwrap();
+    raw.execute_unprepared(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES (1, 1, 'owner')",
+    )
+    .await
+    .unwrap();
+
+    let mut cases = vec![
+        Case {
+            name: "pk lookup      plain SeaORM (public.plain_posts)",
+            rounds: vec![],
+        },
+        Case {
+            name: "pk lookup      TenantConnection, schema strategy",
+            rounds: vec![],
+        },
+        Case {
+            name: "1-row insert   plain SeaORM (public.plain_posts)",
+            rounds: vec![],
+        },
+        Case {
+            name: "1-row insert   TenantConnection, schema strategy",
+            rounds: vec![],
+        },
+        Case {
+            name: "pk lookup      plain SeaORM (public.memberships)",
+            rounds: vec![],
+        },
+        Case {
+            name: "pk lookup      TenantConnection, attribute (RLS)",
+            rounds: vec![],
+        },
+        Case {
+            name: "10 lookups/txn plain SeaORM transaction",
+            rounds: vec![],
+        },
+        Case {
+            name: "10 lookups/txn TenantTransaction, schema strategy",
+            rounds: vec![],
+        },
+    ];
+    // Warm up statement caches on both paths.
+    run_round(&raw, &acme, 200, &mut cases).await;
+    for case in &mut cases {
+        case.rounds.clear();
+    }
+    for _ in 0..3 {
+        run_round(&raw, &acme, iters, &mut cases).await;
+    }
+
+    println!(
+        "\nrouting overhead, {iters} calls per case per round, median of 3 rounds, pool of 1 connection\n"
+    );
+    println!("{:<52} {:>12} {:>10}", "case", "µs / call", "vs plain");
+    for pair in cases.chunks(2) {
+        let base = median(&pair[0].rounds);
+        for case in pair {
+            let t = median(&case.rounds);
+            println!(
+                "{:<52} {:>12.1} {:>9.2}×",
+                case.name,
+                t.as_secs_f64() * 1e6 / f64::from(iters),
+                t.as_secs_f64() / base.as_secs_f64()
+            );
+        }
+    }
+}
+
+fn median(rounds: &[Duration]) -> Duration {
+    let mut r = rounds.to_vec();
+    r.sort();
+    r[r.len() / 2]
+}
+
+async fn run_round(
+    raw: &DatabaseConnection,
+    acme: &TenantConnection,
+    iters: u32,
+    cases: &mut [Case],
+) {
+    let t = Instant::now();
+    for _ in 0..iters {
+        plain_post::Entity::find_by_id(1)
+            .one(raw)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    cases[0].rounds.push(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..iters {
+        post::Entity::find_by_id(1)
+            .one(acme)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    cases[1].rounds.push(t.elapsed());
+
+    let t = Instant::now();
+    for _ in 0..iters {
+        plain_post::ActiveModel {
+            title: Set("x".into()),
+            author_id: Set(1),
+            ..Default::default()
+        }
+        .insert(raw)
+        .await
+        .unwrap();
+    }
+    cases[2].rounds.push(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..iters {
+        post::ActiveModel {
+            title: Set("x".into()),
+            author_id: Set(1),
+            ..Default::default()
+        }
+        .insert(acme)
+        .await
+        .unwrap();
+    }
+    cases[3].rounds.push(t.elapsed());
+
+    let t = Instant::now();
+    for _ in 0..iters {
+        membership::Entity::find_by_id(1)
+            .one(raw)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    cases[4].rounds.push(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..iters {
+        membership::Entity::find_by_id(1)
+            .one(acme)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    cases[5].rounds.push(t.elapsed());
+
+    let t = Instant::now();
+    for _ in 0..iters / 10 {
+        let txn = raw.begin().await.unwrap();
+        for _ in 0..10 {
+            plain_post::Entity::find_by_id(1)
+                .one(&txn)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    cases[6].rounds.push(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..iters / 10 {
+        let txn = acme.begin().await.unwrap();
+        for _ in 0..10 {
+            post::Entity::find_by_id(1)
+                .one(&txn)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    cases[7].rounds.push(t.elapsed());
+}

@@ -1,0 +1,62 @@
+//! The errors of sea-tenancy.
+
+use crate::registry::RegistryError;
+use crate::tenant::TenantError;
+
+/// Why sea-tenancy refused or failed an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    /// A multitenant table was used without a tenant.
+    #[error(
+        "sea-tenancy: table `{table}` is multitenant ({strategy}) and this connection has no tenant; use `db.with_tenant(tenant)` to reach it"
+    )]
+    TenantRequired {
+        /// The table.
+        table: String,
+        /// Its strategy, in words.
+        strategy: &'static str,
+    },
+    /// A statement of one tenant named another tenant's schema.
+    #[error(
+        "sea-tenancy: statement for tenant `{tenant}` names `{schema}.{table}`; a tenant connection only reaches its own schema `{tenant}`"
+    )]
+    CrossTenant {
+        /// The connection's tenant.
+        tenant: String,
+        /// The schema the statement named.
+        schema: String,
+        /// The table.
+        table: String,
+    },
+    /// A statement would change session state that outlives the transaction.
+    #[error(
+        "sea-tenancy: session-level SET/RESET is refused on a tenant connection because it would outlive the transaction and leak to the next user of the pooled connection; use SET LOCAL inside a transaction"
+    )]
+    SessionState,
+    /// The login role bypasses row-level security and no app role is configured.
+    #[error(
+        "sea-tenancy: the database role `{role}` bypasses row-level security (superuser or BYPASSRLS), so attribute-strategy tables would not be isolated; configure a non-bypassing role with `Tenancy::with_app_role(..)` (see `sea_tenancy::roles::install_app_role`) or connect as a role without BYPASSRLS"
+    )]
+    RlsBypassed {
+        /// The login role.
+        role: String,
+    },
+    /// Two entities declare one table with different strategies.
+    #[error("sea-tenancy: {0}")]
+    Registry(#[from] RegistryError),
+    /// A tenant name or key was refused.
+    #[error("sea-tenancy: {0}")]
+    Tenant(#[from] TenantError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl From<TenancyError> for sea_orm::DbErr {
+    fn from(err: TenancyError) -> Self {
+        match err {
+            TenancyError::Db(db) => db,
+            other => sea_orm::DbErr::Custom(other.to_string()),
+        }
+    }
+}

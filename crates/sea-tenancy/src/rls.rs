@@ -1,0 +1,77 @@
+//! Row-level security for attribute-strategy tables: PostgreSQL itself keeps each tenant's rows
+//! apart, reading the tenant key that tenant transactions set (`sea_tenancy.tenant`).
+//!
+//! [`enable_tenant_isolation`] is meant for migrations: after creating an attribute table, it
+//! - enables and forces row-level security (forced: the table owner is bound too);
+//! - adds the policy `sea_tenancy_isolation`: rows are visible, updatable and deletable only when
+//!   their tenant column equals the tenant key, and rows written must carry it (`WITH CHECK`),
+//!   so an insert with another tenant's key is an error, not a silent cross-tenant write;
+//! - sets the column's default to the tenant key, so inserts that leave it unset are stamped.
+//!
+//! Without a tenant the setting is absent or empty and the policy's cast fails: a query that
+//! forgot its tenant errors instead of seeing everything. Roles with `BYPASSRLS` (superusers)
+//! skip policies; that is why tenant transactions switch to an app role (see `roles`).
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+
+use crate::session::TENANT_KEY_SETTING;
+use crate::tenant::{quote_ident, quote_qualified};
+
+/// The name of the policy this module manages.
+pub const POLICY_NAME: &str = "sea_tenancy_isolation";
+
+/// Installs (or replaces) the tenant-isolation policy and default on `table.column`.
+///
+/// `table` may be `schema.table`; unqualified names resolve through the search path.
+pub async fn enable_tenant_isolation<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+) -> Result<(), DbErr> {
+    let qualified = quote_qualified(table);
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT format_type(a.atttypid, a.atttypmod) AS ty
+               FROM pg_attribute a
+              WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
+            [qualified.clone().into(), column.into()],
+        ))
+        .await?
+        .ok_or_else(|| {
+            DbErr::Custom(format!(
+                "sea-tenancy: cannot enable tenant isolation: table `{table}` has no column `{column}`"
+            ))
+        })?;
+    // A type name from the catalog, not from the caller: safe to splice.
+    let ty: String = row.try_get("", "ty")?;
+    let col = quote_ident(column);
+    let key = format!("current_setting('{TENANT_KEY_SETTING}')::{ty}");
+    db.execute_unprepared(&format!(
+        "ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY;
+         DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified};
+         CREATE POLICY {POLICY_NAME} ON {qualified} USING ({col} = {key}) WITH CHECK ({col} = {key});
+         ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT {key};"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Removes what [`enable_tenant_isolation`] installed (for a migration's `down`).
+pub async fn disable_tenant_isolation<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+) -> Result<(), DbErr> {
+    let qualified = quote_qualified(table);
+    let col = quote_ident(column);
+    db.execute_unprepared(&format!(
+        "DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified};
+         ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;
+         ALTER TABLE {qualified} DISABLE ROW LEVEL SECURITY;
+         ALTER TABLE {qualified} ALTER COLUMN {col} DROP DEFAULT;"
+    ))
+    .await?;
+    Ok(())
+}

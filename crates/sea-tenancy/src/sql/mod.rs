@@ -1,0 +1,4 @@
+//! Reading SQL text: just enough to know which tables a statement touches.
+
+pub(crate) mod lexer;
+pub(crate) mod relations;

@@ -1,0 +1,15 @@
+//! Per-tenant migrations of the reference app: run once in every tenant schema.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tenant_tables;
+
+/// The tenant migration set.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_tenant_tables::Migration)]
+    }
+}

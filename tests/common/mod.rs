@@ -1,0 +1,70 @@
+//! Shared set-up for the integration tests: a fresh database per test, migrated with the
+//! reference app's public set, and organizations provisioned as tenants.
+#![allow(dead_code)]
+
+use saas_app::entities::{organization, user};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm_migration::MigratorTrait;
+use sea_tenancy::roles::{DEFAULT_APP_ROLE, install_app_role};
+use sea_tenancy::testing::TestDatabase;
+use sea_tenancy::{Tenancy, Tenant};
+
+pub struct App {
+    /// Keeps the database alive; dropped last.
+    pub database: TestDatabase,
+    /// The unguarded SeaORM connection (administration).
+    pub raw: DatabaseConnection,
+    /// The tenancy-aware connection the app uses.
+    pub db: Tenancy,
+}
+
+pub async fn app() -> App {
+    app_with_pool(5).await
+}
+
+pub async fn app_with_pool(max_connections: u32) -> App {
+    let database = TestDatabase::create().await;
+    let raw = database.connect_with_pool_size(max_connections).await;
+    migrations::Migrator::up(&raw, None)
+        .await
+        .expect("public migrations");
+    install_app_role(&raw, DEFAULT_APP_ROLE)
+        .await
+        .expect("app role");
+    let db = Tenancy::new(raw.clone())
+        .with_app_role(DEFAULT_APP_ROLE)
+        .expect("valid role");
+    App { database, raw, db }
+}
+
+impl App {
+    /// Inserts an organization and provisions its schema.
+    pub async fn org(&self, name: &str) -> (organization::Model, Tenant) {
+        let org = organization::ActiveModel {
+            name: Set(name.to_owned()),
+            ..Default::default()
+        }
+        .insert(&self.raw)
+        .await
+        .expect("insert organization");
+        let tenant = org.tenant();
+        sea_tenancy::manage::create_tenant::<tenant_migrations::Migrator>(
+            &self.raw,
+            &tenant,
+            Some(DEFAULT_APP_ROLE),
+        )
+        .await
+        .expect("provision tenant");
+        (org, tenant)
+    }
+
+    pub async fn user(&self, email: &str) -> user::Model {
+        user::ActiveModel {
+            email: Set(email.to_owned()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert user")
+    }
+}
