@@ -7,9 +7,13 @@
 //! tenant's schema (schema strategy) or rows (attribute strategy).
 #![warn(missing_docs)]
 
+pub mod all_tenants;
+mod app;
+pub mod cli;
 mod connection;
 pub mod error;
 pub mod manage;
+pub mod migrate;
 pub mod registry;
 pub mod rls;
 pub mod roles;
@@ -20,6 +24,7 @@ pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use app::TenancyApp;
 pub use connection::{
     Tenancy, TenancyExt, TenancyTransaction, TenantConnection, TenantTransaction,
 };

@@ -852,7 +852,12 @@ busy() {
   return $found
 }
 finish() {
-  if [ "$remove" = 1 ]; then rm -rf "$state"; fi
+  # Retried: an initdb left running by a killed process may still be writing into it.
+  n=0
+  while [ "$remove" = 1 ] && [ -e "$state" ] && [ "$n" -lt 30 ]; do
+    rm -rf "$state" 2>/dev/null || sleep 1
+    n=$((n + 1))
+  done
   exit 0
 }
 seen=0

@@ -1,0 +1,39 @@
+//! [`TenancyApp`]: what the library needs to know about an application to run its commands.
+
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+use crate::roles::DEFAULT_APP_ROLE;
+use crate::tenant::Tenant;
+
+/// An application using sea-tenancy: its two migration sets and how to find every tenant.
+///
+/// ```ignore
+/// struct SaasApp;
+///
+/// #[async_trait::async_trait]
+/// impl sea_tenancy::TenancyApp for SaasApp {
+///     type PublicMigrator = migrations::Migrator;
+///     type TenantMigrator = tenant_migrations::Migrator;
+///
+///     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+///         sea_tenancy::all_tenants::schemas_like(db, "org_%").await
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait TenancyApp: Send + Sync + 'static {
+    /// Migrations of `public`: global and attribute-strategy tables.
+    type PublicMigrator: MigratorTrait;
+    /// Migrations run in every tenant schema: schema-strategy tables.
+    type TenantMigrator: MigratorTrait;
+
+    /// The role tenant transactions switch to (see [`crate::roles`]); `None` to stay on the
+    /// login role.
+    fn app_role(&self) -> Option<&str> {
+        Some(DEFAULT_APP_ROLE)
+    }
+
+    /// Every tenant the runners must migrate.
+    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr>;
+}
