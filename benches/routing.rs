@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use saas_app::entities::{membership, post};
+use saas_app::entities::{membership, organization, post};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait,
 };
@@ -57,19 +57,21 @@ async fn main() {
     raw.execute_unprepared(
         "CREATE TABLE plain_posts (id bigserial PRIMARY KEY, title varchar NOT NULL, author_id bigint NOT NULL);
          INSERT INTO users (email) VALUES ('bench@example.com');
-         INSERT INTO organizations (name) VALUES ('bench');
          INSERT INTO plain_posts (title, author_id) VALUES ('hello', 1);",
     )
     .await
     .unwrap();
-    let tenant = sea_tenancy::Tenant::new("org_1", 1).unwrap();
-    sea_tenancy::manage::create_tenant::<tenant_migrations::Migrator>(
+    let org = sea_tenancy::manage::provision(
+        &saas_app::SaasApp,
         &raw,
-        &tenant,
-        Some(DEFAULT_APP_ROLE),
+        organization::ActiveModel {
+            name: Set("bench".into()),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
+    let tenant = org.tenant();
     let db = Tenancy::new(raw.clone())
         .with_app_role(DEFAULT_APP_ROLE)
         .unwrap();

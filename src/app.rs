@@ -1,6 +1,6 @@
 //! How sea-tenancy sees the reference app: its migration sets and its tenants.
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryOrder};
+use sea_orm::{DatabaseConnection, DbErr};
 use sea_tenancy::{TenancyApp, Tenant};
 
 use crate::entities::organization;
@@ -15,12 +15,6 @@ impl TenancyApp for SaasApp {
 
     /// Every organization is a tenant.
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(organization::Entity::find()
-            .order_by_asc(organization::Column::Id)
-            .all(db)
-            .await?
-            .iter()
-            .map(organization::Model::tenant)
-            .collect())
+        sea_tenancy::all_tenants::managed::<organization::Entity, _>(db).await
     }
 }

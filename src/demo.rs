@@ -5,8 +5,8 @@
 //! through tenant connections, and shows that each organization sees only its own data.
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, Set};
+use sea_tenancy::Tenancy;
 use sea_tenancy::roles::DEFAULT_APP_ROLE;
-use sea_tenancy::{Tenancy, TenancyApp};
 
 use crate::app::SaasApp;
 use crate::entities::{membership, organization, post, user};
@@ -39,14 +39,15 @@ pub async fn run(server_url: &str) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let mut orgs = Vec::new();
     for name in ["Acme", "Globex"] {
-        let org = organization::ActiveModel {
-            name: Set(name.into()),
-            ..Default::default()
-        }
-        .insert(&raw)
+        let org = sea_tenancy::manage::provision(
+            &SaasApp,
+            &raw,
+            organization::ActiveModel {
+                name: Set(name.into()),
+                ..Default::default()
+            },
+        )
         .await?;
-        sea_tenancy::migrate::migrate_tenant::<SaasApp>(&raw, &org.tenant(), SaasApp.app_role())
-            .await?;
         println!("organization {name}: schema {} provisioned", org.tenant());
         orgs.push(org);
     }

@@ -21,6 +21,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Organizations are tenants: their rows change only together with their schemas.
+        sea_tenancy::manage::install_guard(manager.get_connection(), "organizations", &["id"])
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -1,9 +1,11 @@
 //! Organizations: the app's tenants. Each row owns schema `org_<id>`.
 
 use sea_orm::entity::prelude::*;
+use sea_tenancy::ManageTenant;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, ManageTenant)]
 #[sea_orm(table_name = "organizations")]
+#[manage_tenant(template = ["org_", id], on_delete = "drop")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
@@ -14,11 +16,3 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-impl Model {
-    /// The tenant this organization is: schema `org_<id>`, key `<id>`.
-    pub fn tenant(&self) -> sea_tenancy::Tenant {
-        sea_tenancy::Tenant::new(format!("org_{}", self.id), self.id)
-            .expect("org_<integer> is always a valid schema name")
-    }
-}

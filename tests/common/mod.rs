@@ -40,21 +40,17 @@ pub async fn app_with_pool(max_connections: u32) -> App {
 impl App {
     /// Inserts an organization and provisions its schema.
     pub async fn org(&self, name: &str) -> (organization::Model, Tenant) {
-        let org = organization::ActiveModel {
-            name: Set(name.to_owned()),
-            ..Default::default()
-        }
-        .insert(&self.raw)
-        .await
-        .expect("insert organization");
-        let tenant = org.tenant();
-        sea_tenancy::manage::create_tenant::<tenant_migrations::Migrator>(
+        let org = sea_tenancy::manage::provision(
+            &saas_app::SaasApp,
             &self.raw,
-            &tenant,
-            Some(DEFAULT_APP_ROLE),
+            organization::ActiveModel {
+                name: Set(name.to_owned()),
+                ..Default::default()
+            },
         )
         .await
-        .expect("provision tenant");
+        .expect("provision organization");
+        let tenant = org.tenant();
         (org, tenant)
     }
 

@@ -23,3 +23,24 @@ pub async fn schemas_like<C: ConnectionTrait>(db: &C, pattern: &str) -> Result<V
         })
         .collect()
 }
+
+/// Every row of the `#[derive(ManageTenant)]` entity `E`, as tenants: the default answer of
+/// `all_tenants` for apps whose tenants are rows (AshPostgres's `Repo.all_tenants/0`).
+pub async fn managed<E, C>(db: &C) -> Result<Vec<Tenant>, DbErr>
+where
+    E: crate::manage::ManageTenant,
+    C: ConnectionTrait,
+{
+    E::find()
+        .all(db)
+        .await?
+        .iter()
+        .map(|model| {
+            E::tenant_of(model).map_err(|e| {
+                DbErr::Custom(format!(
+                    "sea-tenancy: a tenant row renders an invalid schema name: {e}"
+                ))
+            })
+        })
+        .collect()
+}

@@ -139,7 +139,7 @@ impl Shared {
                         .await?;
                     let Some(row) = row else { return Ok::<_, DbErr>(None) };
                     let bypass: bool = row.try_get("", "bypass")?;
-                    Ok(bypass.then(|| row.try_get::<String>("", "role")).transpose()?)
+                    bypass.then(|| row.try_get::<String>("", "role")).transpose()
                 })
                 .await?;
             if let Some(role) = bypassing {
@@ -300,6 +300,7 @@ impl Op for Unprepared {
     fn set_sql(&mut self, sql: String) {
         self.0 = sql;
     }
+    #[allow(clippy::manual_async_fn)] // `async fn` would not promise `Send`
     fn run<C: ConnectionTrait>(
         self,
         conn: &C,

@@ -41,6 +41,22 @@ pub enum TenancyError {
         /// The login role.
         role: String,
     },
+    /// The tenant's schema already exists.
+    #[error("sea-tenancy: tenant schema `{0}` already exists; nothing was created")]
+    TenantExists(String),
+    /// The tenant's schema does not exist.
+    #[error("sea-tenancy: tenant schema `{0}` does not exist")]
+    TenantMissing(String),
+    /// The template changed but the entity has `update = false`.
+    #[error(
+        "sea-tenancy: this change would move the tenant from schema `{from}` to `{to}`, but the entity is declared with `update = false`; nothing was changed"
+    )]
+    RenameDisabled {
+        /// The current schema.
+        from: String,
+        /// The schema the change would need.
+        to: String,
+    },
     /// Two entities declare one table with different strategies.
     #[error("sea-tenancy: {0}")]
     Registry(#[from] RegistryError),

@@ -29,8 +29,9 @@ pub use connection::{
     Tenancy, TenancyExt, TenancyTransaction, TenantConnection, TenantTransaction,
 };
 pub use error::TenancyError;
+pub use manage::{ManageTenant, OnDelete};
 pub use registry::{Multitenant, Registry, Strategy};
-pub use sea_tenancy_macros::Multitenant;
+pub use sea_tenancy_macros::{ManageTenant, Multitenant};
 pub use tenant::{Tenant, TenantError};
 
 #[doc(hidden)]

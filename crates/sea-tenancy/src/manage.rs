@@ -1,50 +1,329 @@
-//! Tenant schema lifecycle: create a tenant's schema and run the tenant migrations in it.
+//! Tenant lifecycle: the rows of a `#[derive(ManageTenant)]` entity *are* tenants, and their
+//! schemas follow them.
 //!
-//! Everything happens in one transaction: the schema, every tenant table and the migration
-//! tracking table (`seaql_migrations`, inside the tenant schema) commit together or not at all.
+//! - [`provision`] inserts a row, creates its schema and runs every tenant migration in it;
+//! - [`update_tenant`] updates a row and renames its schema when the template changes;
+//! - [`delete_tenant`] deletes a row and, with `on_delete = "drop"`, its schema.
+//!
+//! Each runs in one transaction — its own, or a savepoint of the caller's — so the row, the
+//! schema and the migrations commit together or not at all. SeaORM's `ActiveModelBehavior` hooks
+//! cannot run a migrator, and `update_many`/`delete_many` skip them altogether, so these are
+//! functions rather than hooks; [`install_guard`] puts a trigger on the table so that a plain
+//! ORM insert, template update or delete, which would leave a row without its schema (or a
+//! schema without its row), fails instead.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, ModelTrait, Statement, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
+use crate::app::TenancyApp;
+use crate::error::TenancyError;
 use crate::roles::grant_schema;
 use crate::session;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, quote_ident, quote_qualified};
 
-/// Creates `tenant`'s schema and applies every migration of `M` in it, in one transaction of
-/// its own. Fails (and changes nothing) if the schema exists.
-pub async fn create_tenant<M: MigratorTrait>(
-    db: &DatabaseConnection,
-    tenant: &Tenant,
-    app_role: Option<&str>,
-) -> Result<(), DbErr> {
+/// What deleting a tenant row does to its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// Keep the schema (the default: nothing is lost by accident).
+    Keep,
+    /// Drop the schema and everything in it, in the same transaction.
+    Drop,
+}
+
+/// The entity whose rows are tenants. Implemented by `#[derive(ManageTenant)]`.
+pub trait ManageTenant: EntityTrait {
+    /// Whether [`provision`] creates the schema.
+    const CREATE: bool;
+    /// Whether [`update_tenant`] renames the schema when the template changes.
+    const UPDATE: bool;
+    /// What [`delete_tenant`] does with the schema.
+    const ON_DELETE: OnDelete;
+    /// The fields the template reads.
+    const TEMPLATE_COLUMNS: &'static [&'static str];
+    /// The schema name of `model`, rendered from the template (not yet validated).
+    fn tenant_schema(model: &Self::Model) -> String;
+    /// The tenant key of `model`: its primary key, as text.
+    fn tenant_key(model: &Self::Model) -> String;
+    /// The tenant `model` is, or why its schema name is invalid.
+    fn tenant_of(model: &Self::Model) -> Result<Tenant, crate::TenantError> {
+        Tenant::new(Self::tenant_schema(model), Self::tenant_key(model))
+    }
+}
+
+/// How a field's value is written into a schema name.
+pub trait TemplateValue {
+    /// Appends this value to `out`.
+    fn render(&self, out: &mut String);
+}
+
+macro_rules! display_template_value {
+    ($($t:ty),*) => {$(
+        impl TemplateValue for $t {
+            fn render(&self, out: &mut String) {
+                use std::fmt::Write;
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+display_template_value!(i8, i16, i32, i64, u8, u16, u32, u64, String, &str);
+
+/// UUIDs are written without hyphens (`org_67e5504410b1426f9247bb680e5fe0c8`): tenant schema
+/// names are `[a-z0-9_]` only, and 32 hex digits plus a short prefix stay under 63 bytes.
+impl TemplateValue for sea_orm::prelude::Uuid {
+    fn render(&self, out: &mut String) {
+        out.push_str(
+            self.simple()
+                .encode_lower(&mut sea_orm::prelude::Uuid::encode_buffer()),
+        );
+    }
+}
+
+/// The setting the guard trigger checks: on only while this module writes tenant rows.
+const PROVISIONING_SETTING: &str = "sea_tenancy.provisioning";
+
+/// Inserts `row`, creates its tenant schema and applies every tenant migration of `A` in it, in
+/// one transaction (a savepoint when `db` is the caller's transaction). Returns the inserted
+/// model; `model.tenant()` is ready for `with_tenant`.
+///
+/// Fails with [`TenancyError::TenantExists`] if the schema already exists, and with the
+/// migration's error if one fails; either way nothing is left behind.
+pub async fn provision<A, M, C>(
+    app: &A,
+    db: &C,
+    row: M,
+) -> Result<<M::Entity as EntityTrait>::Model, TenancyError>
+where
+    A: TenancyApp,
+    M: ActiveModelTrait + ActiveModelBehavior + Send,
+    M::Entity: ManageTenant,
+    <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    type E<M> = <M as ActiveModelTrait>::Entity;
     let txn = db.begin().await?;
-    create_tenant_in::<M>(&txn, tenant, app_role).await?;
-    txn.commit().await
+    let restore = enter_provisioning(&txn).await?;
+    let model = row.insert(&txn).await?;
+    let tenant = E::<M>::tenant_of(&model)?;
+    if E::<M>::CREATE {
+        create_schema(&txn, &tenant).await?;
+        migrate_tenant_in::<A::TenantMigrator>(&txn, &tenant, app.app_role()).await?;
+    }
+    leave_provisioning(&txn, &restore).await?;
+    txn.commit().await?;
+    Ok(model)
 }
 
-/// Like [`create_tenant`], inside the caller's transaction: the tenant exists only if the
-/// caller commits.
-pub async fn create_tenant_in<M: MigratorTrait>(
-    txn: &DatabaseTransaction,
-    tenant: &Tenant,
-    app_role: Option<&str>,
-) -> Result<(), DbErr> {
-    txn.execute_unprepared(&format!("CREATE SCHEMA {}", tenant.quoted_schema()))
+/// Applies `changes` to the tenant row `before` and, when the template's fields change, renames
+/// the schema (`ALTER SCHEMA .. RENAME`), in one transaction. A rename that cannot happen (the
+/// target exists, the new name is invalid, the old schema is missing) fails the whole update.
+pub async fn update_tenant<M, C>(
+    db: &C,
+    before: &<M::Entity as EntityTrait>::Model,
+    changes: M,
+) -> Result<<M::Entity as EntityTrait>::Model, TenancyError>
+where
+    M: ActiveModelTrait + ActiveModelBehavior + Send,
+    M::Entity: ManageTenant,
+    <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    type E<M> = <M as ActiveModelTrait>::Entity;
+    let old = E::<M>::tenant_of(before)?;
+    let txn = db.begin().await?;
+    let restore = enter_provisioning(&txn).await?;
+    let after = changes.update(&txn).await?;
+    let new = E::<M>::tenant_of(&after)?;
+    if old.schema() != new.schema() {
+        if !E::<M>::UPDATE {
+            return Err(TenancyError::RenameDisabled {
+                from: old.schema().to_owned(),
+                to: new.schema().to_owned(),
+            });
+        }
+        rename_schema(&txn, &old, &new).await?;
+    }
+    leave_provisioning(&txn, &restore).await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Deletes the tenant row `model` and, with `on_delete = "drop"`, its schema, in one transaction.
+pub async fn delete_tenant<T, M, C>(db: &C, model: T) -> Result<(), TenancyError>
+where
+    T: ModelTrait + IntoActiveModel<M>,
+    T::Entity: ManageTenant + EntityTrait<Model = T>,
+    M: ActiveModelTrait<Entity = T::Entity> + ActiveModelBehavior + Send,
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    let tenant = T::Entity::tenant_of(&model)?;
+    let txn = db.begin().await?;
+    let restore = enter_provisioning(&txn).await?;
+    model.delete(&txn).await?;
+    if T::Entity::ON_DELETE == OnDelete::Drop {
+        txn.execute_unprepared(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            tenant.quoted_schema()
+        ))
         .await?;
-    migrate_tenant_in::<M>(txn, tenant, app_role).await
+    }
+    leave_provisioning(&txn, &restore).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
-/// Applies the pending migrations of `M` in `tenant`'s existing schema, inside `txn`.
+/// Creates `tenant`'s schema; an existing one is [`TenancyError::TenantExists`].
+pub async fn create_schema<C: ConnectionTrait>(
+    txn: &C,
+    tenant: &Tenant,
+) -> Result<(), TenancyError> {
+    txn.execute_unprepared(&format!("CREATE SCHEMA {}", tenant.quoted_schema()))
+        .await
+        .map_err(|e| exists_or(e, tenant.schema()))?;
+    Ok(())
+}
+
+async fn rename_schema<C: ConnectionTrait>(
+    txn: &C,
+    old: &Tenant,
+    new: &Tenant,
+) -> Result<(), TenancyError> {
+    txn.execute_unprepared(&format!(
+        "ALTER SCHEMA {} RENAME TO {}",
+        old.quoted_schema(),
+        new.quoted_schema()
+    ))
+    .await
+    .map_err(|e| {
+        if sqlstate(&e).as_deref() == Some("3F000") {
+            TenancyError::TenantMissing(old.schema().to_owned())
+        } else {
+            exists_or(e, new.schema())
+        }
+    })?;
+    Ok(())
+}
+
+/// Applies the pending migrations of `M` in `tenant`'s existing schema, inside `txn`, and grants
+/// the app role the schema. The caller's search path is restored afterwards.
 pub async fn migrate_tenant_in<M: MigratorTrait>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
     app_role: Option<&str>,
 ) -> Result<(), DbErr> {
-    // Search path only (no role): migrations need the login role's rights to create objects.
+    let previous = current_setting(txn, "search_path").await?;
+    // Search path only, no role: migrations need the login role's right to create objects.
     session::enter(txn, tenant, None).await?;
     M::up(txn, None).await?;
     if let Some(role) = app_role {
         grant_schema(txn, role, tenant.schema()).await?;
     }
+    set_local(txn, "search_path", &previous).await
+}
+
+/// The session values `enter_provisioning` replaced.
+struct Restore {
+    provisioning: String,
+}
+
+async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Restore, DbErr> {
+    let provisioning = current_setting(txn, PROVISIONING_SETTING).await?;
+    set_local(txn, PROVISIONING_SETTING, "on").await?;
+    Ok(Restore { provisioning })
+}
+
+async fn leave_provisioning(txn: &DatabaseTransaction, restore: &Restore) -> Result<(), DbErr> {
+    set_local(txn, PROVISIONING_SETTING, &restore.provisioning).await
+}
+
+async fn current_setting<C: ConnectionTrait>(db: &C, name: &str) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT coalesce(current_setting($1, true), '') AS v",
+            [name.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(name.to_owned()))?;
+    row.try_get("", "v")
+}
+
+async fn set_local<C: ConnectionTrait>(db: &C, name: &str, value: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config($1, $2, true)",
+        [name.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+fn sqlstate(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// "Schema exists" (42P06), or the unique violation a concurrent `CREATE SCHEMA` of the same name
+/// reports (23505), become [`TenancyError::TenantExists`].
+fn exists_or(err: DbErr, schema: &str) -> TenancyError {
+    match sqlstate(&err).as_deref() {
+        Some("42P06") | Some("23505") => TenancyError::TenantExists(schema.to_owned()),
+        _ => TenancyError::Db(err),
+    }
+}
+
+/// Installs the guard trigger on a tenant table (`organizations`): inserts, deletes, and updates
+/// of the template columns fail unless they come from [`provision`], [`update_tenant`] or
+/// [`delete_tenant`]. Call it from the public migration that creates the table.
+pub async fn install_guard<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    template_columns: &[&str],
+) -> Result<(), DbErr> {
+    let t = quote_qualified(table);
+    let trigger_prefix = table.replace('.', "_");
+    let columns = template_columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>();
+    let changed = columns
+        .iter()
+        .map(|c| format!("OLD.{c} IS DISTINCT FROM NEW.{c}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let guard = quote_ident(&format!("{trigger_prefix}_sea_tenancy_guard"));
+    let guard_update = quote_ident(&format!("{trigger_prefix}_sea_tenancy_guard_update"));
+    let mut sql = format!(
+        "CREATE OR REPLACE FUNCTION public.sea_tenancy_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+         BEGIN
+           IF coalesce(current_setting('{PROVISIONING_SETTING}', true), '') <> 'on' THEN
+             RAISE EXCEPTION 'sea-tenancy: rows of % are tenants and their schemas must follow them', TG_TABLE_NAME
+               USING HINT = 'create, rename and delete them with sea_tenancy::manage::provision, update_tenant and delete_tenant';
+           END IF;
+           IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+           RETURN NEW;
+         END $fn$;
+         DROP TRIGGER IF EXISTS {guard} ON {t};
+         CREATE TRIGGER {guard} BEFORE INSERT OR DELETE ON {t}
+           FOR EACH ROW EXECUTE FUNCTION public.sea_tenancy_guard();
+         DROP TRIGGER IF EXISTS {guard_update} ON {t};"
+    );
+    if !columns.is_empty() {
+        sql.push_str(&format!(
+            "CREATE TRIGGER {guard_update} BEFORE UPDATE OF {} ON {t}
+               FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION public.sea_tenancy_guard();",
+            columns.join(", ")
+        ));
+    }
+    db.execute_unprepared(&sql).await?;
     Ok(())
 }

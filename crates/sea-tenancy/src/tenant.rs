@@ -211,6 +211,12 @@ pub fn quote_ident(ident: &str) -> String {
     out
 }
 
+/// Checks a role name the library will put into `SET LOCAL ROLE`: the same alphabet and length
+/// rules as tenant schema names (the `pg_` prefix is reserved for roles too).
+pub fn validate_role_name(name: &str) -> Result<(), TenantError> {
+    validate_schema_name(name)
+}
+
 /// Quotes each part of a possibly qualified name: `org_1.posts` → `"org_1"."posts"`.
 pub fn quote_qualified(name: &str) -> String {
     name.split('.')
@@ -288,10 +294,4 @@ mod tests {
             "\"org_1\""
         );
     }
-}
-
-/// Checks a role name the library will put into `SET LOCAL ROLE`: the same alphabet and length
-/// rules as tenant schema names (the `pg_` prefix is reserved for roles too).
-pub fn validate_role_name(name: &str) -> Result<(), TenantError> {
-    validate_schema_name(name)
 }

@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
+use crate::manage::migrate_tenant_in;
 use crate::roles::install_app_role;
 use crate::session;
 use crate::tenant::Tenant;
@@ -77,10 +78,7 @@ pub async fn migrate_tenant<A: TenancyApp>(
     session::enter(&txn, tenant, None).await?;
     let pending = A::TenantMigrator::get_pending_migrations(&txn).await?.len();
     if pending > 0 {
-        A::TenantMigrator::up(&txn, None).await?;
-    }
-    if let Some(role) = app_role {
-        crate::roles::grant_schema(&txn, role, tenant.schema()).await?;
+        migrate_tenant_in::<A::TenantMigrator>(&txn, tenant, app_role).await?;
     }
     txn.commit().await?;
     Ok(pending)
