@@ -1,0 +1,17 @@
+use sea_orm::entity::prelude::*;
+use sea_tenancy::Multitenant;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Multitenant)]
+#[sea_orm(table_name = "memberships")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub org_id: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+fn main() {}
