@@ -1,8 +1,14 @@
 //! Runners for the two migration sets: `public` once, then the tenant set in every tenant.
 //!
-//! Each tenant migrates in its own transaction, under a per-tenant advisory lock: a tenant
-//! that fails is rolled back and reported while the others go on, two runners at once never
-//! apply a migration twice, and running again resumes where the last run stopped.
+//! - Who is behind is asked once, for all tenants, in one query ([`status`]); tenants already
+//!   current cost nothing more.
+//! - Each tenant migrates in its own transaction, under a per-tenant advisory lock: a tenant
+//!   that fails is rolled back and reported while the others go on, two runners at once never
+//!   apply a migration twice, a runner killed mid-way leaves every tenant at its old or its new
+//!   version, and running again resumes.
+
+pub mod rollback;
+pub mod status;
 
 use futures::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
@@ -11,16 +17,34 @@ use sea_orm_migration::MigratorTrait;
 use crate::app::TenancyApp;
 use crate::manage::migrate_tenant_in;
 use crate::roles::install_app_role;
-use crate::session;
 use crate::tenant::Tenant;
+pub use status::{State, TenantStatus, status};
 
 /// What migrating one tenant did.
 #[derive(Debug)]
 pub struct TenantOutcome {
     /// The tenant.
     pub tenant: Tenant,
-    /// How many migrations were applied, or why the tenant was rolled back.
+    /// How many migrations were applied, or why the tenant was left unchanged.
     pub result: Result<usize, DbErr>,
+}
+
+/// The result of a run over many tenants.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Tenants that were behind (or new), with what happened to each, in input order.
+    pub outcomes: Vec<TenantOutcome>,
+    /// Tenants that were already current and were not touched.
+    pub already_current: usize,
+}
+
+impl Report {
+    /// The tenants that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&Tenant, &DbErr)> {
+        self.outcomes
+            .iter()
+            .filter_map(|o| o.result.as_ref().err().map(|e| (&o.tenant, e)))
+    }
 }
 
 /// Applies the public set, then (re-)grants the app role on `public`.
@@ -35,34 +59,48 @@ pub async fn migrate_public<A: TenancyApp>(app: &A, db: &DatabaseConnection) -> 
     txn.commit().await
 }
 
-/// Applies the tenant set in each of `tenants`, `jobs` tenants at a time, creating a tenant's
-/// schema if it does not exist yet. Outcomes come back in the order of `tenants`.
+/// Brings every tenant of `tenants` up to date with the tenant set, `jobs` at a time. Calls
+/// `on_done` as each tenant finishes (for progress display).
 pub async fn migrate_tenants<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
     tenants: &[Tenant],
     jobs: usize,
-) -> Vec<TenantOutcome> {
-    let mut outcomes: Vec<(usize, TenantOutcome)> =
-        futures::stream::iter(tenants.iter().enumerate())
-            .map(|(i, tenant)| async move {
-                let result = migrate_tenant::<A>(db, tenant, app.app_role()).await;
-                (
-                    i,
-                    TenantOutcome {
-                        tenant: tenant.clone(),
-                        result,
-                    },
-                )
-            })
-            .buffer_unordered(jobs.max(1))
-            .collect()
-            .await;
-    outcomes.sort_by_key(|(i, _)| *i);
-    outcomes.into_iter().map(|(_, o)| o).collect()
+    on_done: impl Fn(&TenantOutcome),
+) -> Result<Report, DbErr> {
+    let statuses = status::<A::TenantMigrator, _>(db, tenants).await?;
+    let mut report = Report::default();
+    let mut work = Vec::new();
+    for (i, st) in statuses.into_iter().enumerate() {
+        if let Some(blocker) = st.blocker() {
+            let outcome = TenantOutcome {
+                tenant: st.tenant,
+                result: Err(DbErr::Custom(blocker)),
+            };
+            on_done(&outcome);
+            report.outcomes.push(outcome);
+        } else if st.state.is_migratable() {
+            work.push((i, st.tenant));
+        } else {
+            report.already_current += 1;
+        }
+    }
+    let mut done: Vec<(usize, TenantOutcome)> = futures::stream::iter(work)
+        .map(|(i, tenant)| async move {
+            let result = migrate_tenant::<A>(db, &tenant, app.app_role()).await;
+            (i, TenantOutcome { tenant, result })
+        })
+        .buffer_unordered(jobs.max(1))
+        .inspect(|(_, outcome)| on_done(outcome))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    report.outcomes.extend(done.into_iter().map(|(_, o)| o));
+    Ok(report)
 }
 
-/// Migrates one tenant in a transaction of its own; returns how many migrations it applied.
+/// Migrates one tenant in a transaction of its own, creating its schema if needed; returns how
+/// many migrations it applied.
 pub async fn migrate_tenant<A: TenancyApp>(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -75,8 +113,12 @@ pub async fn migrate_tenant<A: TenancyApp>(
         tenant.quoted_schema()
     ))
     .await?;
-    session::enter(&txn, tenant, None).await?;
-    let pending = A::TenantMigrator::get_pending_migrations(&txn).await?.len();
+    // Read under the lock: a concurrent runner's work is visible now.
+    let before = status::<A::TenantMigrator, _>(&txn, std::slice::from_ref(tenant)).await?;
+    if let Some(blocker) = before[0].blocker() {
+        return Err(DbErr::Custom(blocker));
+    }
+    let pending = before[0].pending;
     if pending > 0 {
         migrate_tenant_in::<A::TenantMigrator>(&txn, tenant, app_role).await?;
     }

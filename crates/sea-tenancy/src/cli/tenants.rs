@@ -1,0 +1,124 @@
+//! `tenants list | create | rename | drop`: tenant schemas by hand.
+//!
+//! Apps whose tenants are rows of a `ManageTenant` entity create, rename and delete them with
+//! `sea_tenancy::manage`; these commands work on the schemas themselves (repairs, apps that list
+//! tenants by schema pattern).
+
+use clap::Subcommand;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+
+use crate::app::TenancyApp;
+use crate::manage::create_schema;
+use crate::migrate::{lock, migrate_tenant};
+use crate::tenant::Tenant;
+
+/// `tenants` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// List every tenant (schema and key).
+    List,
+    /// Create a tenant schema and apply every tenant migration in it.
+    Create {
+        /// The schema name.
+        name: String,
+    },
+    /// Rename a tenant schema.
+    Rename {
+        /// The current schema name.
+        old: String,
+        /// The new schema name.
+        new: String,
+    },
+    /// Drop a tenant schema and everything in it.
+    Drop {
+        /// The schema name.
+        name: String,
+        /// Really drop it.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub(super) async fn execute<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+    command: TenantsCommand,
+) -> Result<bool, String> {
+    match command {
+        TenantsCommand::List => {
+            for tenant in super::all(app, db).await? {
+                println!("{}\t{}", tenant.schema(), tenant.key());
+            }
+        }
+        TenantsCommand::Create { name } => {
+            let tenant = tenant(&name)?;
+            // Fail on an existing schema instead of silently migrating it.
+            let txn = db.begin().await.map_err(db_err)?;
+            create_schema(&txn, &tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            txn.commit().await.map_err(db_err)?;
+            let applied = migrate_tenant::<A>(db, &tenant, app.app_role())
+                .await
+                .map_err(|e| format!("created `{tenant}` but its migrations failed: {e}"))?;
+            println!("{tenant}: created, {applied} migration(s) applied");
+        }
+        TenantsCommand::Rename { old, new } => {
+            let (old, new) = (tenant(&old)?, tenant(&new)?);
+            let txn = db.begin().await.map_err(db_err)?;
+            for t in [&old, &new] {
+                lock(&txn, t.schema()).await.map_err(db_err)?;
+            }
+            require_schema(&txn, &old).await?;
+            txn.execute_unprepared(&format!(
+                "ALTER SCHEMA {} RENAME TO {}",
+                old.quoted_schema(),
+                new.quoted_schema()
+            ))
+            .await
+            .map_err(|e| format!("cannot rename `{old}` to `{new}`: {e}"))?;
+            txn.commit().await.map_err(db_err)?;
+            println!("{old}: renamed to {new}");
+        }
+        TenantsCommand::Drop { name, yes } => {
+            let tenant = tenant(&name)?;
+            if !yes {
+                return Err(format!(
+                    "refusing to drop `{tenant}` and all its data without --yes"
+                ));
+            }
+            let txn = db.begin().await.map_err(db_err)?;
+            lock(&txn, tenant.schema()).await.map_err(db_err)?;
+            require_schema(&txn, &tenant).await?;
+            txn.execute_unprepared(&format!("DROP SCHEMA {} CASCADE", tenant.quoted_schema()))
+                .await
+                .map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+            println!("{tenant}: dropped");
+        }
+    }
+    Ok(true)
+}
+
+fn tenant(name: &str) -> Result<Tenant, String> {
+    Tenant::from_schema(name).map_err(|e| e.to_string())
+}
+
+fn db_err(e: DbErr) -> String {
+    e.to_string()
+}
+
+async fn require_schema<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<(), String> {
+    let found = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS one FROM pg_namespace WHERE nspname = $1",
+            [tenant.schema().into()],
+        ))
+        .await
+        .map_err(db_err)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(format!("unknown tenant `{tenant}`: no such schema")),
+    }
+}
