@@ -56,8 +56,7 @@ struct Shared {
 impl Tenancy {
     /// Wraps `db`, with the registry of every `#[derive(Multitenant)]` entity of the program.
     pub fn new(db: DatabaseConnection) -> Self {
-        let registry = Registry::global().map(|r| Arc::new(r.clone()));
-        Self::build(db, registry, None)
+        Self::build(db, Registry::global(), None)
     }
 
     /// Wraps `db` with an explicit registry (tests, or apps that register tables by hand).

@@ -6,7 +6,7 @@
 //! table lives.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// How an entity's rows are kept apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,13 +84,15 @@ pub struct RegistryError {
 }
 
 impl Registry {
-    /// The registry of every `#[derive(Multitenant)]` entity linked into this program.
-    pub fn global() -> Result<&'static Registry, RegistryError> {
-        static GLOBAL: OnceLock<Result<Registry, RegistryError>> = OnceLock::new();
+    /// The registry of every `#[derive(Multitenant)]` entity linked into this program, built
+    /// once; cloning the `Arc` is all a new connection pays.
+    pub fn global() -> Result<Arc<Registry>, RegistryError> {
+        static GLOBAL: OnceLock<Result<Arc<Registry>, RegistryError>> = OnceLock::new();
         GLOBAL
-            .get_or_init(|| Registry::from_entries(inventory::iter::<RegisteredEntity>()))
-            .as_ref()
-            .map_err(Clone::clone)
+            .get_or_init(|| {
+                Registry::from_entries(inventory::iter::<RegisteredEntity>()).map(Arc::new)
+            })
+            .clone()
     }
 
     /// A registry of the given entries (the global one is built from all of them).
