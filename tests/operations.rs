@@ -374,3 +374,99 @@ async fn clear_errors_for_bad_states() {
     let err = execute(&v2, bad).await.unwrap_err();
     assert!(err.starts_with("cannot connect to the database"), "{err}");
 }
+
+async fn mirror_rows(db: &DatabaseConnection, schema: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM public.sea_tenancy_migrations WHERE tenant = $1",
+            [schema.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn the_status_mirror_follows_hand_runs_and_heals() {
+    let (app, _) = setup(3, 4).await;
+    let v2 = OpsApp::<V2>::new(3);
+
+    // A migration run by hand with plain sea-orm-migration is mirrored by the trigger.
+    {
+        use sea_orm::TransactionTrait;
+        let txn = app.raw.begin().await.unwrap();
+        txn.execute_unprepared("SET LOCAL search_path = t_1")
+            .await
+            .unwrap();
+        V2::up(&txn, None).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(mirror_rows(&app.raw, "t_1").await, 2);
+
+    // A tenant whose mirror was lost is read from its own table, then healed by migrate.
+    app.raw
+        .execute_unprepared(
+            "DROP TRIGGER sea_tenancy_mirror ON t_2.seaql_migrations;
+             DELETE FROM public.sea_tenancy_migrations WHERE tenant = 't_2';",
+        )
+        .await
+        .unwrap();
+    let statuses = status::<V1, _>(&app.raw, &v2.tenants).await.unwrap();
+    assert_eq!(
+        statuses[1].state,
+        State::Current,
+        "fallback read t_2's own table"
+    );
+    assert!(!statuses[1].mirrored);
+    let states: Vec<_> = status::<V2, _>(&app.raw, &v2.tenants)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(states, [State::Current, State::Behind, State::Behind]);
+
+    let report = migrate_tenants(&v2, &app.raw, &v2.tenants, 2, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.failures().count(), 0);
+    assert_eq!(report.already_current, 1);
+    for t in &v2.tenants {
+        assert_eq!(mirror_rows(&app.raw, t.schema()).await, 2, "{t}");
+    }
+    assert!(
+        status::<V2, _>(&app.raw, &v2.tenants)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.mirrored)
+    );
+
+    // Renaming and dropping by hand carry the mirror along.
+    assert!(
+        execute(
+            &v2,
+            cli(&app.database, &["tenants", "rename", "t_3", "t_9"])
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        (
+            mirror_rows(&app.raw, "t_3").await,
+            mirror_rows(&app.raw, "t_9").await
+        ),
+        (0, 2)
+    );
+    assert!(
+        execute(
+            &v2,
+            cli(&app.database, &["tenants", "drop", "t_9", "--yes"])
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(mirror_rows(&app.raw, "t_9").await, 0);
+}

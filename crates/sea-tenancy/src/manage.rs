@@ -20,6 +20,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
 use crate::error::TenancyError;
+use crate::migrate::mirror;
 use crate::roles::grant_schema;
 use crate::session;
 use crate::tenant::{Tenant, quote_ident, quote_qualified};
@@ -110,7 +111,7 @@ where
     let tenant = E::<M>::tenant_of(&model)?;
     if E::<M>::CREATE {
         create_schema(&txn, &tenant).await?;
-        migrate_tenant_in::<A::TenantMigrator>(&txn, &tenant, app.app_role()).await?;
+        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, app.app_role()).await?;
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
@@ -145,6 +146,7 @@ where
             });
         }
         rename_schema(&txn, &old, &new).await?;
+        mirror::rename(&txn, &old, &new).await?;
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
@@ -208,35 +210,71 @@ async fn rename_schema<C: ConnectionTrait>(
 }
 
 /// Applies the pending migrations of `M` in `tenant`'s existing schema, inside `txn`, and grants
-/// the app role the schema. The caller's search path is restored afterwards.
+/// `app_role` the schema. The caller's search path is restored afterwards.
 pub async fn migrate_tenant_in<M: MigratorTrait>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
     app_role: Option<&str>,
 ) -> Result<(), DbErr> {
     let previous = current_setting(txn, "search_path").await?;
+    apply_tenant_set::<M>(txn, tenant, app_role).await?;
+    set_local(txn, "search_path", &previous).await
+}
+
+/// The work of [`migrate_tenant_in`] without restoring the search path (for callers that end
+/// the transaction, or restore it themselves): search path, `M::up`, mirror, grant.
+pub(crate) async fn apply_tenant_set<M: MigratorTrait>(
+    txn: &DatabaseTransaction,
+    tenant: &Tenant,
+    grant_to: Option<&str>,
+) -> Result<(), DbErr> {
     // Search path only, no role: migrations need the login role's right to create objects.
     session::enter(txn, tenant, None).await?;
     M::up(txn, None).await?;
-    if let Some(role) = app_role {
+    mirror::sync(txn, tenant).await?;
+    if let Some(role) = grant_to {
         grant_schema(txn, role, tenant.schema()).await?;
     }
-    set_local(txn, "search_path", &previous).await
+    Ok(())
 }
 
 /// The session values `enter_provisioning` replaced.
 struct Restore {
+    search_path: String,
     provisioning: String,
 }
 
 async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Restore, DbErr> {
-    let provisioning = current_setting(txn, PROVISIONING_SETTING).await?;
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT current_setting('search_path') AS search_path, coalesce(current_setting('{PROVISIONING_SETTING}', true), '') AS provisioning"
+            ),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("current settings".to_owned()))?;
+    let restore = Restore {
+        search_path: row.try_get("", "search_path")?,
+        provisioning: row.try_get("", "provisioning")?,
+    };
     set_local(txn, PROVISIONING_SETTING, "on").await?;
-    Ok(Restore { provisioning })
+    Ok(restore)
 }
 
+/// Puts back the caller's search path and provisioning flag, in one round trip.
 async fn leave_provisioning(txn: &DatabaseTransaction, restore: &Restore) -> Result<(), DbErr> {
-    set_local(txn, PROVISIONING_SETTING, &restore.provisioning).await
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('search_path', $1, true), set_config($2, $3, true)",
+        [
+            restore.search_path.clone().into(),
+            PROVISIONING_SETTING.into(),
+            restore.provisioning.clone().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 async fn current_setting<C: ConnectionTrait>(db: &C, name: &str) -> Result<String, DbErr> {

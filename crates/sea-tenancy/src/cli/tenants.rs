@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 
 use crate::app::TenancyApp;
 use crate::manage::create_schema;
-use crate::migrate::{lock, migrate_tenant};
+use crate::migrate::{lock, migrate_tenant, mirror};
 use crate::tenant::Tenant;
 
 /// `tenants` subcommands.
@@ -77,6 +77,7 @@ pub(super) async fn execute<A: TenancyApp>(
             ))
             .await
             .map_err(|e| format!("cannot rename `{old}` to `{new}`: {e}"))?;
+            mirror::rename(&txn, &old, &new).await.map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             println!("{old}: renamed to {new}");
         }
@@ -93,6 +94,7 @@ pub(super) async fn execute<A: TenancyApp>(
             txn.execute_unprepared(&format!("DROP SCHEMA {} CASCADE", tenant.quoted_schema()))
                 .await
                 .map_err(db_err)?;
+            mirror::forget(&txn, &tenant).await.map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             println!("{tenant}: dropped");
         }

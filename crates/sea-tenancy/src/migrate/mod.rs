@@ -7,6 +7,7 @@
 //!   apply a migration twice, a runner killed mid-way leaves every tenant at its old or its new
 //!   version, and running again resumes.
 
+pub mod mirror;
 pub mod rollback;
 pub mod status;
 
@@ -15,7 +16,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
-use crate::manage::migrate_tenant_in;
+use crate::manage::apply_tenant_set;
 use crate::roles::install_app_role;
 use crate::tenant::Tenant;
 pub use status::{State, TenantStatus, status};
@@ -79,7 +80,7 @@ pub async fn migrate_tenants<A: TenancyApp>(
             };
             on_done(&outcome);
             report.outcomes.push(outcome);
-        } else if st.state.is_migratable() {
+        } else if st.state.is_migratable() || (st.tracked && !st.mirrored) {
             work.push((i, st.tenant));
         } else {
             report.already_current += 1;
@@ -108,22 +109,23 @@ pub async fn migrate_tenant<A: TenancyApp>(
 ) -> Result<usize, DbErr> {
     let txn = db.begin().await?;
     lock(&txn, tenant.schema()).await?;
-    txn.execute_unprepared(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {}",
-        tenant.quoted_schema()
-    ))
-    .await?;
     // Read under the lock: a concurrent runner's work is visible now.
-    let before = status::<A::TenantMigrator, _>(&txn, std::slice::from_ref(tenant)).await?;
-    if let Some(blocker) = before[0].blocker() {
+    let before = status::<A::TenantMigrator, _>(&txn, std::slice::from_ref(tenant))
+        .await?
+        .remove(0);
+    if let Some(blocker) = before.blocker() {
         return Err(DbErr::Custom(blocker));
     }
-    let pending = before[0].pending;
-    if pending > 0 {
-        migrate_tenant_in::<A::TenantMigrator>(&txn, tenant, app_role).await?;
+    if before.state == State::MissingSchema {
+        txn.execute_unprepared(&format!("CREATE SCHEMA {}", tenant.quoted_schema()))
+            .await?;
     }
+    // A tenant's first migration run also grants it to the app role; default privileges
+    // cover the tables later migrations create.
+    let grant_to = if before.tracked { None } else { app_role };
+    apply_tenant_set::<A::TenantMigrator>(&txn, tenant, grant_to).await?;
     txn.commit().await?;
-    Ok(pending)
+    Ok(before.pending)
 }
 
 /// A transaction-level advisory lock on `name`: released by COMMIT or ROLLBACK, never leaked.

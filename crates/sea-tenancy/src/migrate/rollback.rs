@@ -30,6 +30,7 @@ pub async fn rollback_tenant<M: MigratorTrait>(
     if undone > 0 {
         M::down(&txn, Some(steps)).await?;
     }
+    super::mirror::sync(&txn, tenant).await?;
     txn.commit().await?;
     Ok(undone)
 }
