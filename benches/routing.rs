@@ -2,8 +2,8 @@
 //! plain `DatabaseConnection`, in one run, on the same PostgreSQL.
 //!
 //! ```text
-//! cargo bench --bench routing                 # 3 rounds × 4,000 calls per case
-//! ROUTING_ITERS=20000 cargo bench --bench routing
+//! cargo bench --bench routing                 # 25 rounds × 400 calls per case
+//! ROUTING_ITERS=2000 cargo bench --bench routing  # calls per case per round
 //! ```
 //!
 //! Cases are interleaved round by round so that drift of the machine hits all alike; the
@@ -39,6 +39,10 @@ mod plain_post {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Short rounds, many of them: drift of the machine (other processes, the server's own work)
+/// hits every case alike, and the median discards the disturbed rounds.
+const ROUNDS: usize = 25;
+
 struct Case {
     name: &'static str,
     rounds: Vec<Duration>,
@@ -49,7 +53,7 @@ async fn main() {
     let iters: u32 = std::env::var("ROUTING_ITERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4_000);
+        .unwrap_or(400);
     let database = TestDatabase::create().await;
     let raw = database.connect_with_pool_size(1).await;
     migrations::Migrator::up(&raw, None).await.unwrap();
@@ -129,12 +133,12 @@ async fn main() {
     for case in &mut cases {
         case.rounds.clear();
     }
-    for _ in 0..3 {
+    for _ in 0..ROUNDS {
         run_round(&raw, &acme, iters, &mut cases).await;
     }
 
     println!(
-        "\nrouting overhead, {iters} calls per case per round, median of 3 rounds, pool of 1 connection\n"
+        "\nrouting overhead, {iters} calls per case per round, median of {ROUNDS} rounds, pool of 1 connection\n"
     );
     println!("{:<52} {:>12} {:>10}", "case", "µs / call", "vs plain");
     for pair in cases.chunks(2) {

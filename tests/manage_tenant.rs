@@ -55,42 +55,36 @@ mod frozen {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-async fn schemas(db: &DatabaseConnection, like: &str) -> Vec<String> {
+/// The first column of every row of `sql`, as text.
+async fn texts(db: &DatabaseConnection, sql: &str, params: Vec<sea_orm::Value>) -> Vec<String> {
     db.query_all_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE $1 ORDER BY 1",
-        [like.into()],
+        sql,
+        params,
     ))
     .await
     .unwrap()
     .iter()
-    .map(|r| r.try_get::<String>("", "n").unwrap())
+    .map(|r| r.try_get_by_index::<String>(0).unwrap())
     .collect()
+}
+
+async fn schemas(db: &DatabaseConnection, like: &str) -> Vec<String> {
+    let sql = "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 ORDER BY 1";
+    texts(db, sql, vec![like.into()]).await
 }
 
 async fn tables_in(db: &DatabaseConnection, schema: &str) -> Vec<String> {
-    db.query_all_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
-        [schema.into()],
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String>("", "t").unwrap())
-    .collect()
+    let sql =
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1";
+    texts(db, sql, vec![schema.into()]).await
 }
 
 async fn applied_versions(db: &DatabaseConnection, schema: &str) -> Vec<String> {
-    db.query_all_raw(Statement::from_string(
-        DbBackend::Postgres,
-        format!("SELECT version FROM \"{schema}\".seaql_migrations ORDER BY version"),
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String>("", "version").unwrap())
-    .collect()
+    let sql = format!(
+        "SELECT version FROM \"{schema}\".seaql_migrations WHERE $1 <> '' ORDER BY version"
+    );
+    texts(db, &sql, vec![]).await
 }
 
 fn org(name: &str) -> organization::ActiveModel {
