@@ -81,9 +81,7 @@ async fn tables_in(db: &DatabaseConnection, schema: &str) -> Vec<String> {
 }
 
 async fn applied_versions(db: &DatabaseConnection, schema: &str) -> Vec<String> {
-    let sql = format!(
-        "SELECT version FROM \"{schema}\".seaql_migrations WHERE $1 <> '' ORDER BY version"
-    );
+    let sql = format!("SELECT version FROM \"{schema}\".seaql_migrations ORDER BY version");
     texts(db, &sql, vec![]).await
 }
 
