@@ -446,3 +446,103 @@ async fn two_sign_ups_for_one_schema_one_wins_cleanly() {
         ["comments", "posts", "seaql_migrations"]
     );
 }
+
+/// Everything that defines a schema's tables, with the schema name taken out.
+async fn shape(db: &DatabaseConnection, schema: &str) -> Vec<String> {
+    let sql = "SELECT format('%s.%s %s %s %s', table_name, column_name, data_type, is_nullable,
+                      replace(coalesce(column_default, ''), $1 || '.', ''))
+                 FROM information_schema.columns WHERE table_schema = $1
+               UNION ALL
+               SELECT format('%s %s %s', conrelid::regclass::text, conname, pg_get_constraintdef(oid))
+                 FROM pg_constraint WHERE connamespace = $1::regnamespace
+               UNION ALL
+               SELECT replace(indexdef, $1 || '.', '') FROM pg_indexes WHERE schemaname = $1
+               ORDER BY 1";
+    let rows = texts(db, sql, vec![schema.into()]).await;
+    let mut rows: Vec<String> = rows
+        .into_iter()
+        .map(|r| r.replace(&format!("{schema}."), ""))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn the_recorded_script_builds_what_the_migrator_builds() {
+    let app = common::app().await;
+    // Through provision: a fresh schema gets the recorded script.
+    let org = provision(&SaasApp, &app.raw, org("Scripted"))
+        .await
+        .unwrap();
+    // Through the migrator, by hand.
+    let txn = app.raw.begin().await.unwrap();
+    txn.execute_unprepared("CREATE SCHEMA by_hand; SET LOCAL search_path = by_hand, public")
+        .await
+        .unwrap();
+    tenant_migrations::Migrator::up(&txn, None).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let scripted = shape(&app.raw, org.tenant().schema()).await;
+    assert!(scripted.len() > 10, "{scripted:?}");
+    assert_eq!(scripted, shape(&app.raw, "by_hand").await);
+    assert_eq!(
+        applied_versions(&app.raw, org.tenant().schema()).await,
+        applied_versions(&app.raw, "by_hand").await
+    );
+}
+
+/// A tenant set whose migration reads the database: it cannot be recorded and runs through the
+/// migrator instead.
+struct ReadingApp;
+struct ReadingMigrator;
+
+#[derive(DeriveMigrationName)]
+struct CreatesIfMissing;
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreatesIfMissing {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if !manager.has_table("notes").await? {
+            manager
+                .get_connection()
+                .execute_unprepared("CREATE TABLE notes (id bigserial PRIMARY KEY)")
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl MigratorTrait for ReadingMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = tenant_migrations::Migrator::migrations();
+        all.push(Box::new(CreatesIfMissing));
+        all
+    }
+}
+
+#[async_trait::async_trait]
+impl TenancyApp for ReadingApp {
+    type PublicMigrator = migrations::Migrator;
+    type TenantMigrator = ReadingMigrator;
+    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+        Ok(vec![])
+    }
+}
+
+#[tokio::test]
+async fn migrations_that_read_run_through_the_migrator() {
+    let app = common::app().await;
+    let org = provision(&ReadingApp, &app.raw, org("Reader"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tables_in(&app.raw, org.tenant().schema()).await,
+        ["comments", "notes", "posts", "seaql_migrations"]
+    );
+    assert_eq!(
+        applied_versions(&app.raw, org.tenant().schema())
+            .await
+            .len(),
+        2
+    );
+}

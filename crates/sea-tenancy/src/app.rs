@@ -24,9 +24,9 @@ use crate::tenant::Tenant;
 #[async_trait::async_trait]
 pub trait TenancyApp: Send + Sync + 'static {
     /// Migrations of `public`: global and attribute-strategy tables.
-    type PublicMigrator: MigratorTrait;
+    type PublicMigrator: MigratorTrait + 'static;
     /// Migrations run in every tenant schema: schema-strategy tables.
-    type TenantMigrator: MigratorTrait;
+    type TenantMigrator: MigratorTrait + 'static;
 
     /// The role tenant transactions switch to (see [`crate::roles`]); `None` to stay on the
     /// login role.

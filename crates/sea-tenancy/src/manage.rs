@@ -21,7 +21,8 @@ use sea_orm_migration::MigratorTrait;
 use crate::app::TenancyApp;
 use crate::error::TenancyError;
 use crate::migrate::mirror;
-use crate::roles::grant_schema;
+use crate::migrate::script::script;
+use crate::roles::{grant_schema, grant_sql};
 use crate::session;
 use crate::tenant::{Tenant, quote_ident, quote_qualified};
 
@@ -111,7 +112,7 @@ where
     let tenant = E::<M>::tenant_of(&model)?;
     if E::<M>::CREATE {
         create_schema(&txn, &tenant).await?;
-        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, app.app_role()).await?;
+        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, app.app_role(), true).await?;
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
@@ -211,30 +212,48 @@ async fn rename_schema<C: ConnectionTrait>(
 
 /// Applies the pending migrations of `M` in `tenant`'s existing schema, inside `txn`, and grants
 /// `app_role` the schema. The caller's search path is restored afterwards.
-pub async fn migrate_tenant_in<M: MigratorTrait>(
+pub async fn migrate_tenant_in<M: MigratorTrait + 'static>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
     app_role: Option<&str>,
 ) -> Result<(), DbErr> {
     let previous = current_setting(txn, "search_path").await?;
-    apply_tenant_set::<M>(txn, tenant, app_role).await?;
+    apply_tenant_set::<M>(txn, tenant, app_role, false).await?;
     set_local(txn, "search_path", &previous).await
 }
 
 /// The work of [`migrate_tenant_in`] without restoring the search path (for callers that end
-/// the transaction, or restore it themselves): search path, `M::up`, mirror, grant.
-pub(crate) async fn apply_tenant_set<M: MigratorTrait>(
+/// the transaction, or restore it themselves): search path, migrations, mirror, grant.
+///
+/// A `fresh` schema (no tracking table yet) gets the recorded script of the whole set (see
+/// `migrate::script`) in one round trip together with the rest; otherwise the migrator runs.
+pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
     grant_to: Option<&str>,
+    fresh: bool,
 ) -> Result<(), DbErr> {
-    // Search path only, no role: migrations need the login role's right to create objects.
-    session::enter(txn, tenant, None).await?;
-    M::up(txn, None).await?;
-    mirror::sync(txn, tenant).await?;
+    let script = if fresh { script::<M>().await } else { None };
+    let Some(script) = script else {
+        // Search path only, no role: migrations need the login role's right to create objects.
+        session::enter(txn, tenant, None).await?;
+        M::up(txn, None).await?;
+        mirror::sync(txn, tenant).await?;
+        if let Some(role) = grant_to {
+            grant_schema(txn, role, tenant.schema()).await?;
+        }
+        return Ok(());
+    };
+    let mut batch = format!(
+        "SELECT set_config('search_path', '{}, public', true);\n{script};\n{}",
+        tenant.quoted_schema(),
+        mirror::sync_sql(tenant)
+    );
     if let Some(role) = grant_to {
-        grant_schema(txn, role, tenant.schema()).await?;
+        batch.push_str(";\n");
+        batch.push_str(&grant_sql(role, tenant.schema())?);
     }
+    txn.execute_unprepared(&batch).await?;
     Ok(())
 }
 

@@ -36,9 +36,15 @@ pub async fn grant_schema<C: ConnectionTrait>(
     role: &str,
     schema: &str,
 ) -> Result<(), DbErr> {
+    db.execute_unprepared(&grant_sql(role, schema)?).await?;
+    Ok(())
+}
+
+/// The statements of [`grant_schema`], for callers that batch them with others.
+pub(crate) fn grant_sql(role: &str, schema: &str) -> Result<String, DbErr> {
     validate_role_name(role).map_err(|e| DbErr::Custom(format!("sea-tenancy: app role: {e}")))?;
     validate_schema_name(schema).map_err(|e| DbErr::Custom(format!("sea-tenancy: schema: {e}")))?;
-    grant_in_schema(db, &quote_ident(role), schema).await
+    Ok(grant_in_schema_sql(&quote_ident(role), schema))
 }
 
 async fn grant_in_schema<C: ConnectionTrait>(
@@ -46,14 +52,18 @@ async fn grant_in_schema<C: ConnectionTrait>(
     quoted_role: &str,
     schema: &str,
 ) -> Result<(), DbErr> {
+    db.execute_unprepared(&grant_in_schema_sql(quoted_role, schema))
+        .await?;
+    Ok(())
+}
+
+fn grant_in_schema_sql(quoted_role: &str, schema: &str) -> String {
     let s = quote_ident(schema);
-    db.execute_unprepared(&format!(
+    format!(
         "GRANT USAGE ON SCHEMA {s} TO {quoted_role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {quoted_role};
          GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {quoted_role};
          ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted_role};
          ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {quoted_role};"
-    ))
-    .await?;
-    Ok(())
+    )
 }

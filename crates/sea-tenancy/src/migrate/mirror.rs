@@ -21,10 +21,16 @@ pub const TRIGGER: &str = "sea_tenancy_mirror";
 /// Creates the mirror (once per database), installs the trigger on `tenant`'s tracking table
 /// and re-syncs `tenant`'s rows — one round trip.
 pub(crate) async fn sync<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<(), DbErr> {
+    db.execute_unprepared(&sync_sql(tenant)).await?;
+    Ok(())
+}
+
+/// The statement of [`sync`], for callers that batch it with others.
+pub(crate) fn sync_sql(tenant: &Tenant) -> String {
     // Validated tenant names are [a-z0-9_]: safe both as a quoted identifier and as a literal.
     let q = tenant.quoted_schema();
     let lit = format!("'{}'", tenant.schema());
-    db.execute_unprepared(&format!(
+    format!(
         "DO $sea_tenancy$ BEGIN
            IF to_regclass('{TABLE}') IS NULL THEN
              PERFORM pg_advisory_xact_lock(hashtextextended('sea_tenancy:mirror', 0));
@@ -54,9 +60,7 @@ pub(crate) async fn sync<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<
            INSERT INTO {TABLE} (tenant, version) SELECT {lit}, version FROM {q}.seaql_migrations
              ON CONFLICT DO NOTHING;
          END $sea_tenancy$"
-    ))
-    .await?;
-    Ok(())
+    )
 }
 
 /// Moves `old`'s rows to `new` after `ALTER SCHEMA .. RENAME`, in the caller's transaction.

@@ -9,6 +9,7 @@
 
 pub mod mirror;
 pub mod rollback;
+pub(crate) mod script;
 pub mod status;
 
 use futures::StreamExt;
@@ -122,8 +123,9 @@ pub async fn migrate_tenant<A: TenancyApp>(
     }
     // A tenant's first migration run also grants it to the app role; default privileges
     // cover the tables later migrations create.
-    let grant_to = if before.tracked { None } else { app_role };
-    apply_tenant_set::<A::TenantMigrator>(&txn, tenant, grant_to).await?;
+    let fresh = !before.tracked;
+    let grant_to = if fresh { app_role } else { None };
+    apply_tenant_set::<A::TenantMigrator>(&txn, tenant, grant_to, fresh).await?;
     txn.commit().await?;
     Ok(before.pending)
 }

@@ -1,0 +1,145 @@
+//! A brand-new tenant's whole tenant set as one SQL script.
+//!
+//! Creating a tenant by running its migrations one statement at a time costs a round trip per
+//! statement plus the migrator's bookkeeping (tracking table, savepoints, version rows). For a
+//! schema that is brand new, the outcome of the migrations cannot depend on its contents, so
+//! the statements can be recorded once per process — by running each migration's `up` against a
+//! recording connection (SeaORM's proxy) — and replayed as one script, stamped with the versions
+//! it contains.
+//!
+//! Recording is conservative: a migration that reads anything (`has_table`, data queries),
+//! binds values, or opts out of transactions makes the whole set fall back to the migrator.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{
+    Database, DbBackend, DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow, Statement,
+};
+use sea_orm_migration::{MigratorTrait, SchemaManager};
+
+/// The recorded scripts, by migrator type; `None` when the set cannot be recorded.
+static SCRIPTS: Mutex<Option<HashMap<TypeId, Option<Arc<str>>>>> = Mutex::new(None);
+
+/// The script that creates `M`'s whole tenant set in the current search path, or `None` when
+/// the set must run through the migrator.
+pub(crate) async fn script<M: MigratorTrait + 'static>() -> Option<Arc<str>> {
+    let key = TypeId::of::<M>();
+    if let Some(found) = SCRIPTS
+        .lock()
+        .expect("script cache")
+        .as_ref()
+        .and_then(|m| m.get(&key))
+    {
+        return found.clone();
+    }
+    let recorded = match record::<M>().await {
+        Ok(script) => Some(Arc::<str>::from(script)),
+        Err(why) => {
+            tracing::debug!("sea-tenancy: tenant migrations run one by one: {why}");
+            None
+        }
+    };
+    SCRIPTS
+        .lock()
+        .expect("script cache")
+        .get_or_insert_with(HashMap::new)
+        .insert(key, recorded.clone());
+    recorded
+}
+
+#[derive(Debug, Default)]
+struct Recorder {
+    statements: Mutex<Vec<String>>,
+    refused: Mutex<Option<String>>,
+}
+
+impl Recorder {
+    fn refuse(&self, why: String) -> DbErr {
+        self.refused
+            .lock()
+            .expect("recorder")
+            .get_or_insert(why.clone());
+        DbErr::Custom(why)
+    }
+}
+
+#[derive(Debug)]
+struct SharedRecorder(Arc<Recorder>);
+
+#[async_trait::async_trait]
+impl ProxyDatabaseTrait for SharedRecorder {
+    async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+        Err(self.0.refuse(format!(
+            "a migration reads from the database: {}",
+            statement.sql
+        )))
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
+        if statement.values.as_ref().is_some_and(|v| !v.0.is_empty()) {
+            return Err(self
+                .0
+                .refuse(format!("a migration binds values: {}", statement.sql)));
+        }
+        let sql = statement.sql.trim().trim_end_matches(';').to_owned();
+        self.0.statements.lock().expect("recorder").push(sql);
+        Ok(ProxyExecResult::default())
+    }
+}
+
+async fn record<M: MigratorTrait>() -> Result<String, String> {
+    let recorder = Arc::new(Recorder::default());
+    let conn = Database::connect_proxy(
+        DbBackend::Postgres,
+        Arc::new(Box::new(SharedRecorder(recorder.clone())) as Box<dyn ProxyDatabaseTrait>),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let manager = SchemaManager::new(&conn);
+    let migrations = M::migrations();
+    for migration in &migrations {
+        if migration.use_transaction() == Some(false) {
+            return Err(format!(
+                "migration {} runs outside a transaction",
+                migration.name()
+            ));
+        }
+        if let Err(e) = migration.up(&manager).await {
+            let refused = recorder.refused.lock().expect("recorder").take();
+            return Err(refused.unwrap_or_else(|| e.to_string()));
+        }
+    }
+    if let Some(why) = recorder.refused.lock().expect("recorder").take() {
+        return Err(why);
+    }
+
+    // The tracking table exactly as sea-orm-migration's `install` creates it.
+    let table = M::migration_table_name();
+    let mut create = sea_orm::Schema::new(DbBackend::Postgres)
+        .create_table_from_entity(sea_orm_migration::seaql_migrations::Entity);
+    create.table(table.clone()).if_not_exists();
+    let mut script = DbBackend::Postgres.build(&create).sql;
+    let table = table.to_string();
+    for statement in recorder.statements.lock().expect("recorder").iter() {
+        script.push_str(";\n");
+        script.push_str(statement);
+    }
+    if !migrations.is_empty() {
+        let versions: Vec<String> = migrations
+            .iter()
+            .map(|m| {
+                format!(
+                    "('{}', extract(epoch FROM now())::bigint)",
+                    m.name().replace('\'', "''")
+                )
+            })
+            .collect();
+        script.push_str(&format!(
+            ";\nINSERT INTO \"{table}\" (\"version\", \"applied_at\") VALUES {}",
+            versions.join(", ")
+        ));
+    }
+    Ok(script)
+}
