@@ -137,10 +137,17 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             for (tenant, err) in &failed {
                 println!("{tenant}: FAILED, left unchanged: {err}");
             }
+            // A tenant another runner finished while we waited for its lock counts as current.
+            let applied: Vec<usize> = report
+                .outcomes
+                .iter()
+                .filter_map(|o| o.result.as_ref().ok().copied())
+                .collect();
+            let updated = applied.iter().filter(|n| **n > 0).count();
             println!(
-                "tenants: {} migrated, {} already current, {} failed, {} total",
-                report.outcomes.len() - failed.len(),
-                report.already_current,
+                "tenants: {updated} updated ({} migrations applied), {} already current, {} failed, {} total",
+                applied.iter().sum::<usize>(),
+                report.already_current + applied.len() - updated,
                 failed.len(),
                 selected.len()
             );
