@@ -2,7 +2,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261123_000001_create_global_tables;
+mod m20261123_112659_initial;
+mod m20261123_115247_membership_org_fk;
 
 /// The public migration set.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_global_tables::Migration)]
+        vec![
+            Box::new(m20261123_112659_initial::Migration),
+            Box::new(m20261123_115247_membership_org_fk::Migration),
+        ]
     }
 }

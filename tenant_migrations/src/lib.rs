@@ -2,7 +2,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261123_000001_create_tenant_tables;
+mod m20261123_112659_initial;
 
 /// The tenant migration set.
 pub struct Migrator;
@@ -10,6 +10,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_tenant_tables::Migration)]
+        vec![Box::new(m20261123_112659_initial::Migration)]
     }
 }

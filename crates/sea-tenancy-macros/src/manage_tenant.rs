@@ -113,10 +113,13 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             quote!(::sea_tenancy::manage::TemplateValue::render(&model.#field, &mut schema);)
         }
     });
-    let template_columns = parts.iter().filter_map(|part| match part {
-        Part::Field(field) => Some(field.to_string()),
-        Part::Text(_) => None,
-    });
+    let template_columns: Vec<String> = parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Field(field) => Some(field.to_string()),
+            Part::Text(_) => None,
+        })
+        .collect();
 
     Ok(quote! {
         impl ::sea_tenancy::ManageTenant for Entity {
@@ -133,6 +136,15 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
             fn tenant_key(model: &Model) -> ::std::string::String {
                 ::std::string::ToString::to_string(&model.#key)
+            }
+        }
+
+        // Lets the migration generator install the guard trigger on this table.
+        ::sea_tenancy::__private::inventory::submit! {
+            ::sea_tenancy::registry::RegisteredManageTenant {
+                table_name: || <Entity as ::sea_tenancy::__private::sea_orm::EntityName>::table_name(&Entity),
+                template_columns: &[#(#template_columns),*],
+                module: ::core::module_path!(),
             }
         }
 

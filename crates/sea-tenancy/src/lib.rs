@@ -12,6 +12,7 @@ mod app;
 pub mod cli;
 mod connection;
 pub mod error;
+pub mod generate;
 pub mod manage;
 pub mod migrate;
 pub mod registry;

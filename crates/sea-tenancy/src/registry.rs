@@ -50,6 +50,31 @@ pub struct RegisteredEntity {
 
 inventory::collect!(RegisteredEntity);
 
+/// An entity whose rows are tenants, as `#[derive(ManageTenant)]` registers it: the migration
+/// generator installs the guard trigger on its table (see `manage::install_guard`) with these
+/// template columns. Built only by the derive macro.
+#[derive(Debug)]
+pub struct RegisteredManageTenant {
+    /// The entity's table name.
+    pub table_name: fn() -> &'static str,
+    /// The fields its schema template reads, which the guard watches.
+    pub template_columns: &'static [&'static str],
+    /// Where it is declared (`module_path!()`).
+    pub module: &'static str,
+}
+
+inventory::collect!(RegisteredManageTenant);
+
+/// Every `#[derive(ManageTenant)]` entity of the program: table name → template columns.
+pub fn manage_tenant_tables() -> Vec<(&'static str, &'static [&'static str])> {
+    let mut all: Vec<_> = inventory::iter::<RegisteredManageTenant>()
+        .map(|e| ((e.table_name)(), e.template_columns))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// What the router knows about one multitenant table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableTenancy {

@@ -72,6 +72,28 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         steps: u32,
     },
+    /// Compare the entities with the stored snapshots and write the migrations that close the
+    /// gap (public set into `migrations/src/`, tenant set into `tenant_migrations/src/`).
+    GenerateMigrations {
+        /// The migration name (`mYYYYMMDD_HHMMSS_<name>.rs`).
+        #[arg(long, default_value = "schema_change")]
+        name: String,
+        /// Write nothing; exit non-zero when entities and snapshots disagree (for CI).
+        #[arg(long, conflicts_with = "dry_run")]
+        check: bool,
+        /// Print what would be written instead of writing it.
+        #[arg(long)]
+        dry_run: bool,
+        /// A renamed column: `TABLE.OLD=NEW` (repeatable).
+        #[arg(long = "rename", value_name = "TABLE.OLD=NEW")]
+        renames: Vec<String>,
+        /// Treat columns that disappeared while others appeared as dropped and added.
+        #[arg(long)]
+        no_rename: bool,
+        /// The app's root folder (default: `CARGO_MANIFEST_DIR`, else the current folder).
+        #[arg(long)]
+        root: Option<std::path::PathBuf>,
+    },
     /// Manage tenant schemas by hand.
     Tenants {
         /// What to do with tenants.
@@ -108,6 +130,18 @@ pub async fn run_with<A: TenancyApp>(app: A, cli: Cli) -> ExitCode {
 
 /// Runs `cli`; `Ok(false)` when the command ran but some tenant failed or lags (`--check`).
 pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
+    if let Command::GenerateMigrations {
+        name,
+        check,
+        dry_run,
+        renames,
+        no_rename,
+        root,
+    } = cli.command
+    {
+        // Needs no database: entities and snapshots are both in the program and the repo.
+        return crate::generate::cli::execute(name, check, dry_run, renames, no_rename, root);
+    }
     let db = connect(cli.database_url).await?;
     match cli.command {
         Command::Migrate {
@@ -184,6 +218,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             Ok(ok)
         }
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
+        Command::GenerateMigrations { .. } => unreachable!("handled before connecting"),
     }
 }
 

@@ -1,0 +1,238 @@
+//! Entities → the tables the database should have: the tenancy rules applied.
+//!
+//! - foreign keys follow the sets: schema → schema stays unqualified (it resolves inside each
+//!   tenant's schema), schema → public is qualified `public.<table>`, and public → schema cannot
+//!   exist (which of the tenants' tables would it reference?), so it is recorded as omitted and
+//!   explained in the generated file;
+//! - attribute → attribute keys are tenant-matched: `(org_id, x_id) → (org_id, id)`, which needs
+//!   a unique constraint on the target's `(org_id, id)`, generated with it; the tenant column is
+//!   NOT NULL and the key `MATCH SIMPLE`, so an absent reference is allowed but a present one must
+//!   be the same tenant's row;
+//! - unique indexes of attribute tables get the tenant column prepended (unique per tenant);
+//! - every name is checked against PostgreSQL's 63-byte limit, before anything is written.
+
+use std::collections::BTreeMap;
+
+use super::error::GenerateError;
+use super::parse::RawForeignKey;
+use super::snapshot::{ForeignKey, Index, OmittedForeignKey, Reference, Snapshot, Table, Tenancy};
+use super::source::{EntityDef, EntitySet};
+
+/// PostgreSQL's identifier limit in bytes.
+const MAX_IDENT: usize = 63;
+
+/// The resolved model and what the user should know about it.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// The tables.
+    pub snapshot: Snapshot,
+    /// Warnings (e.g. a vacuous uniqueness).
+    pub warnings: Vec<String>,
+}
+
+/// Applies the tenancy rules to every entity.
+pub fn resolve(set: &EntitySet) -> Result<Resolved, GenerateError> {
+    let by_name: BTreeMap<&str, &EntityDef> = set
+        .entities
+        .iter()
+        .map(|e| (e.table.name.as_str(), e))
+        .collect();
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for entity in &set.entities {
+        tables.insert(
+            entity.table.name.clone(),
+            base_table(entity, &mut warnings)?,
+        );
+    }
+    // Foreign keys, which may add unique constraints to their targets.
+    let mut extra_uniques: Vec<(String, Index)> = Vec::new();
+    for entity in &set.entities {
+        let name = &entity.table.name;
+        for raw in &entity.table.foreign_keys {
+            let target =
+                by_name
+                    .get(raw.table.as_str())
+                    .ok_or_else(|| GenerateError::UnknownReference {
+                        entity: entity.module.clone(),
+                        table: name.clone(),
+                        field: raw.columns.join(", "),
+                        target: raw.table.clone(),
+                    })?;
+            let (fk, omitted, unique) = foreign_key(entity, target, raw)?;
+            let table = tables.get_mut(name).expect("inserted above");
+            if let Some(fk) = fk {
+                table.foreign_keys.push(fk);
+            }
+            if let Some(omitted) = omitted {
+                table.omitted_foreign_keys.push(omitted);
+            }
+            if let Some(unique) = unique {
+                extra_uniques.push((target.table.name.clone(), unique));
+            }
+        }
+    }
+    for (table, unique) in extra_uniques {
+        let t = tables.get_mut(&table).expect("target exists");
+        if !t
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns == unique.columns)
+        {
+            t.indexes.push(unique);
+        }
+    }
+    for t in tables.values_mut() {
+        t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        t.indexes.dedup();
+        t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+        t.omitted_foreign_keys
+            .sort_by(|a, b| a.columns.cmp(&b.columns));
+        check_names(t)?;
+    }
+    Ok(Resolved {
+        snapshot: Snapshot { tables },
+        warnings,
+    })
+}
+
+fn base_table(entity: &EntityDef, warnings: &mut Vec<String>) -> Result<Table, GenerateError> {
+    let raw = &entity.table;
+    let tenant_column = entity.tenancy.column();
+    if let Some(column) = tenant_column
+        && raw.columns.iter().any(|c| c.name == column && c.nullable)
+    {
+        return Err(GenerateError::NullableTenantColumn {
+            entity: entity.module.clone(),
+            table: raw.name.clone(),
+            column: column.to_owned(),
+        });
+    }
+    let mut indexes = Vec::new();
+    let declared = raw
+        .unique_columns
+        .iter()
+        .map(|c| Index {
+            name: String::new(),
+            columns: vec![c.clone()],
+            unique: true,
+        })
+        .chain(raw.indexes.iter().cloned());
+    for mut index in declared {
+        if index.unique
+            && let Some(column) = tenant_column
+            && !index.columns.iter().any(|c| c == column)
+        {
+            index.columns.insert(0, column.to_owned());
+            if raw.primary_key.iter().all(|pk| index.columns.contains(pk)) {
+                warnings.push(format!(
+                    "entity `{}`: unique ({}) of attribute table `{}` includes the primary key, so it constrains nothing",
+                    entity.module,
+                    index.columns.join(", "),
+                    raw.name
+                ));
+            }
+        }
+        index.name = format!(
+            "{}_{}_{}",
+            if index.unique { "uq" } else { "idx" },
+            raw.name,
+            index.columns.join("_")
+        );
+        indexes.push(index);
+    }
+    Ok(Table {
+        name: raw.name.clone(),
+        tenancy: entity.tenancy.clone(),
+        manage_tenant: entity.manage_tenant.clone(),
+        columns: raw.columns.clone(),
+        primary_key: raw.primary_key.clone(),
+        indexes,
+        foreign_keys: Vec::new(),
+        omitted_foreign_keys: Vec::new(),
+    })
+}
+
+type Resolution = (Option<ForeignKey>, Option<OmittedForeignKey>, Option<Index>);
+
+fn foreign_key(
+    from: &EntityDef,
+    to: &EntityDef,
+    raw: &RawForeignKey,
+) -> Result<Resolution, GenerateError> {
+    let table = &from.table.name;
+    let plain = |schema: Option<&str>, columns: Vec<String>, ref_columns: Vec<String>| ForeignKey {
+        name: format!("fk_{table}_{}", raw.columns.join("_")),
+        columns,
+        references: Reference {
+            schema: schema.map(str::to_owned),
+            table: raw.table.clone(),
+            columns: ref_columns,
+        },
+        on_delete: raw.on_delete.clone(),
+        on_update: raw.on_update.clone(),
+    };
+    Ok(match (&from.tenancy, &to.tenancy) {
+        (Tenancy::Schema, Tenancy::Schema) => (
+            Some(plain(None, raw.columns.clone(), raw.ref_columns.clone())),
+            None,
+            None,
+        ),
+        (Tenancy::Schema, _) => (
+            Some(plain(
+                Some("public"),
+                raw.columns.clone(),
+                raw.ref_columns.clone(),
+            )),
+            None,
+            None,
+        ),
+        (_, Tenancy::Schema) => (
+            None,
+            Some(OmittedForeignKey {
+                columns: raw.columns.clone(),
+                table: raw.table.clone(),
+                reason: format!(
+                    "`{table}` lives once in `public` and `{}` once per tenant schema: a foreign key can only name one of those tables, so none is created",
+                    raw.table
+                ),
+            }),
+            None,
+        ),
+        (Tenancy::Attribute { column: from_col }, Tenancy::Attribute { column: to_col })
+            if !raw.columns.contains(from_col) =>
+        {
+            let mut columns = vec![from_col.clone()];
+            columns.extend(raw.columns.iter().cloned());
+            let mut ref_columns = vec![to_col.clone()];
+            ref_columns.extend(raw.ref_columns.iter().cloned());
+            let unique = Index {
+                name: format!("uq_{}_{}", raw.table, ref_columns.join("_")),
+                columns: ref_columns.clone(),
+                unique: true,
+            };
+            (Some(plain(None, columns, ref_columns)), None, Some(unique))
+        }
+        _ => (
+            Some(plain(None, raw.columns.clone(), raw.ref_columns.clone())),
+            None,
+            None,
+        ),
+    })
+}
+
+fn check_names(t: &Table) -> Result<(), GenerateError> {
+    let names = std::iter::once(&t.name)
+        .chain(t.columns.iter().map(|c| &c.name))
+        .chain(t.indexes.iter().map(|i| &i.name))
+        .chain(t.foreign_keys.iter().map(|f| &f.name));
+    for name in names {
+        if name.len() > MAX_IDENT {
+            return Err(GenerateError::IdentifierTooLong {
+                name: name.clone(),
+                len: name.len(),
+            });
+        }
+    }
+    Ok(())
+}
