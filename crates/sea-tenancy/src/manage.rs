@@ -234,16 +234,30 @@ pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
     fresh: bool,
 ) -> Result<(), DbErr> {
     let script = if fresh { script::<M>().await } else { None };
-    let Some(script) = script else {
-        // Search path only, no role: migrations need the login role's right to create objects.
-        session::enter(txn, tenant, None).await?;
-        M::up(txn, None).await?;
-        mirror::sync(txn, tenant).await?;
-        if let Some(role) = grant_to {
-            grant_schema(txn, role, tenant.schema()).await?;
+    match script {
+        Some(script) => replay(txn, tenant, &script, grant_to).await,
+        None => {
+            // Search path only, no role: migrations need the login role's right to create
+            // objects.
+            session::enter(txn, tenant, None).await?;
+            M::up(txn, None).await?;
+            mirror::sync(txn, tenant).await?;
+            if let Some(role) = grant_to {
+                grant_schema(txn, role, tenant.schema()).await?;
+            }
+            Ok(())
         }
-        return Ok(());
-    };
+    }
+}
+
+/// Runs `script` in `tenant`'s schema together with the search path, the mirror and the grant:
+/// one round trip.
+pub(crate) async fn replay(
+    txn: &DatabaseTransaction,
+    tenant: &Tenant,
+    script: &str,
+    grant_to: Option<&str>,
+) -> Result<(), DbErr> {
     let mut batch = format!(
         "SELECT set_config('search_path', '{}, public', true);\n{script};\n{}",
         tenant.quoted_schema(),

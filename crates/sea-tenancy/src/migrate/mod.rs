@@ -12,12 +12,14 @@ pub mod rollback;
 pub(crate) mod script;
 pub mod status;
 
+use std::collections::HashSet;
+
 use futures::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
-use crate::manage::apply_tenant_set;
+use crate::manage::{apply_tenant_set, replay};
 use crate::roles::install_app_role;
 use crate::tenant::Tenant;
 pub use status::{State, TenantStatus, status};
@@ -125,9 +127,39 @@ pub async fn migrate_tenant<A: TenancyApp>(
     // cover the tables later migrations create.
     let fresh = !before.tracked;
     let grant_to = if fresh { app_role } else { None };
-    apply_tenant_set::<A::TenantMigrator>(&txn, tenant, grant_to, fresh).await?;
+    match script::recorded::<A::TenantMigrator>().await {
+        // The pending migrations only send fixed statements: one round trip for all of them.
+        Some(recorded) => {
+            let applied = if fresh {
+                HashSet::new()
+            } else {
+                applied_versions(&txn, tenant).await?
+            };
+            replay(&txn, tenant, &recorded.script(&applied), grant_to).await?;
+        }
+        None => apply_tenant_set::<A::TenantMigrator>(&txn, tenant, grant_to, fresh).await?,
+    }
     txn.commit().await?;
     Ok(before.pending)
+}
+
+/// The versions recorded in `tenant`'s tracking table.
+async fn applied_versions<C: ConnectionTrait>(
+    txn: &C,
+    tenant: &Tenant,
+) -> Result<HashSet<String>, DbErr> {
+    let rows = txn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT version FROM {}.seaql_migrations",
+                tenant.quoted_schema()
+            ),
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "version"))
+        .collect()
 }
 
 /// A transaction-level advisory lock on `name`: released by COMMIT or ROLLBACK, never leaked.

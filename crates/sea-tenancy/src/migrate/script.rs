@@ -1,4 +1,5 @@
-//! A brand-new tenant's whole tenant set as one SQL script.
+//! Tenant migrations as one SQL script: the whole set for a brand-new tenant, the pending ones
+//! for an existing tenant.
 //!
 //! Creating a tenant by running its migrations one statement at a time costs a round trip per
 //! statement plus the migrator's bookkeeping (tracking table, savepoints, version rows). For a
@@ -7,11 +8,14 @@
 //! recording connection (SeaORM's proxy) — and replayed as one script, stamped with the versions
 //! it contains.
 //!
+//! The same holds for the pending migrations of an existing tenant: a migration that only ever
+//! sends fixed statements (what recording proves) does the same thing replayed as it does run.
+//!
 //! Recording is conservative: a migration that reads anything (`has_table`, data queries),
 //! binds values, or opts out of transactions makes the whole set fall back to the migrator.
 
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{
@@ -19,14 +23,48 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
-/// The recorded scripts, by migrator type; `None` when the set cannot be recorded.
-static SCRIPTS: Mutex<Option<HashMap<TypeId, Option<Arc<str>>>>> = Mutex::new(None);
+/// What recording a migrator's set produced: the tracking table and each migration's statements.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    tracking_table: String,
+    create_tracking_table: String,
+    migrations: Vec<(String, Vec<String>)>,
+}
 
-/// The script that creates `M`'s whole tenant set in the current search path, or `None` when
-/// the set must run through the migrator.
-pub(crate) async fn script<M: MigratorTrait + 'static>() -> Option<Arc<str>> {
+impl Recorded {
+    /// The script applying every migration not in `applied`, stamped with their versions, in
+    /// the current search path; creates the tracking table if it is missing.
+    pub(crate) fn script(&self, applied: &HashSet<String>) -> String {
+        let mut script = self.create_tracking_table.clone();
+        let mut versions = Vec::new();
+        for (name, statements) in self.migrations.iter().filter(|(n, _)| !applied.contains(n)) {
+            for statement in statements {
+                script.push_str(";\n");
+                script.push_str(statement);
+            }
+            versions.push(format!(
+                "('{}', extract(epoch FROM now())::bigint)",
+                name.replace('\'', "''")
+            ));
+        }
+        if !versions.is_empty() {
+            script.push_str(&format!(
+                ";\nINSERT INTO \"{}\" (\"version\", \"applied_at\") VALUES {}",
+                self.tracking_table,
+                versions.join(", ")
+            ));
+        }
+        script
+    }
+}
+
+/// The recordings, by migrator type; `None` when the set cannot be recorded.
+static RECORDINGS: Mutex<Option<HashMap<TypeId, Option<Arc<Recorded>>>>> = Mutex::new(None);
+
+/// `M`'s set, recorded once per process, or `None` when it must run through the migrator.
+pub(crate) async fn recorded<M: MigratorTrait + 'static>() -> Option<Arc<Recorded>> {
     let key = TypeId::of::<M>();
-    if let Some(found) = SCRIPTS
+    if let Some(found) = RECORDINGS
         .lock()
         .expect("script cache")
         .as_ref()
@@ -35,18 +73,24 @@ pub(crate) async fn script<M: MigratorTrait + 'static>() -> Option<Arc<str>> {
         return found.clone();
     }
     let recorded = match record::<M>().await {
-        Ok(script) => Some(Arc::<str>::from(script)),
+        Ok(recorded) => Some(Arc::new(recorded)),
         Err(why) => {
             tracing::debug!("sea-tenancy: tenant migrations run one by one: {why}");
             None
         }
     };
-    SCRIPTS
+    RECORDINGS
         .lock()
         .expect("script cache")
         .get_or_insert_with(HashMap::new)
         .insert(key, recorded.clone());
     recorded
+}
+
+/// The script that creates `M`'s whole tenant set in the current search path, or `None` when
+/// the set must run through the migrator.
+pub(crate) async fn script<M: MigratorTrait + 'static>() -> Option<String> {
+    Some(recorded::<M>().await?.script(&HashSet::new()))
 }
 
 #[derive(Debug, Default)]
@@ -89,7 +133,7 @@ impl ProxyDatabaseTrait for SharedRecorder {
     }
 }
 
-async fn record<M: MigratorTrait>() -> Result<String, String> {
+async fn record<M: MigratorTrait>() -> Result<Recorded, String> {
     let recorder = Arc::new(Recorder::default());
     let conn = Database::connect_proxy(
         DbBackend::Postgres,
@@ -98,8 +142,8 @@ async fn record<M: MigratorTrait>() -> Result<String, String> {
     .await
     .map_err(|e| e.to_string())?;
     let manager = SchemaManager::new(&conn);
-    let migrations = M::migrations();
-    for migration in &migrations {
+    let mut migrations = Vec::new();
+    for migration in M::migrations() {
         if migration.use_transaction() == Some(false) {
             return Err(format!(
                 "migration {} runs outside a transaction",
@@ -110,9 +154,11 @@ async fn record<M: MigratorTrait>() -> Result<String, String> {
             let refused = recorder.refused.lock().expect("recorder").take();
             return Err(refused.unwrap_or_else(|| e.to_string()));
         }
-    }
-    if let Some(why) = recorder.refused.lock().expect("recorder").take() {
-        return Err(why);
+        if let Some(why) = recorder.refused.lock().expect("recorder").take() {
+            return Err(why);
+        }
+        let statements = std::mem::take(&mut *recorder.statements.lock().expect("recorder"));
+        migrations.push((migration.name().to_owned(), statements));
     }
 
     // The tracking table exactly as sea-orm-migration's `install` creates it.
@@ -120,26 +166,9 @@ async fn record<M: MigratorTrait>() -> Result<String, String> {
     let mut create = sea_orm::Schema::new(DbBackend::Postgres)
         .create_table_from_entity(sea_orm_migration::seaql_migrations::Entity);
     create.table(table.clone()).if_not_exists();
-    let mut script = DbBackend::Postgres.build(&create).sql;
-    let table = table.to_string();
-    for statement in recorder.statements.lock().expect("recorder").iter() {
-        script.push_str(";\n");
-        script.push_str(statement);
-    }
-    if !migrations.is_empty() {
-        let versions: Vec<String> = migrations
-            .iter()
-            .map(|m| {
-                format!(
-                    "('{}', extract(epoch FROM now())::bigint)",
-                    m.name().replace('\'', "''")
-                )
-            })
-            .collect();
-        script.push_str(&format!(
-            ";\nINSERT INTO \"{table}\" (\"version\", \"applied_at\") VALUES {}",
-            versions.join(", ")
-        ));
-    }
-    Ok(script)
+    Ok(Recorded {
+        tracking_table: table.to_string(),
+        create_tracking_table: DbBackend::Postgres.build(&create).sql,
+        migrations,
+    })
 }
