@@ -228,7 +228,7 @@ async fn main() {
     for (name, d) in [
         ("raw SQL: row + schema + DDL as one script per tenant", raw),
         (
-            "sea_tenancy::manage::provision (row + schema + migrator)",
+            "sea_tenancy::manage::provision (row + schema + tenant set)",
             lib,
         ),
     ] {
