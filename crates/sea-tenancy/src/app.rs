@@ -34,6 +34,13 @@ pub trait TenancyApp: Send + Sync + 'static {
         Some(DEFAULT_APP_ROLE)
     }
 
+    /// Connection URLs of tenant databases from the app's configuration, by name (see
+    /// [`crate::placement`]); they win over URLs stored in the catalog, so credentials need not
+    /// live in a table. Names must still be added to the catalog.
+    fn databases(&self) -> Vec<(String, crate::placement::DatabaseUrl)> {
+        Vec::new()
+    }
+
     /// Every tenant the runners must migrate.
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr>;
 }

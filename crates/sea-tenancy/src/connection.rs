@@ -19,9 +19,10 @@ use sea_orm::{
     ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
     TransactionSession, TransactionTrait,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit};
 
 use crate::error::TenancyError;
+use crate::placement::{Placement, is_misplaced};
 use crate::registry::{Registry, RegistryError};
 use crate::route::{check_without_tenant, route_for_tenant};
 use crate::session;
@@ -49,6 +50,8 @@ struct Shared {
     db: DatabaseConnection,
     registry: Result<Arc<Registry>, RegistryError>,
     app_role: Option<String>,
+    /// Where tenants live, when some live in databases of their own.
+    placement: Option<Placement>,
     /// Whether the login role bypasses row-level security; asked once.
     bypasses_rls: OnceCell<Option<String>>,
 }
@@ -56,24 +59,26 @@ struct Shared {
 impl Tenancy {
     /// Wraps `db`, with the registry of every `#[derive(Multitenant)]` entity of the program.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self::build(db, Registry::global(), None)
+        Self::build(db, Registry::global(), None, None)
     }
 
     /// Wraps `db` with an explicit registry (tests, or apps that register tables by hand).
     pub fn with_registry(db: DatabaseConnection, registry: Registry) -> Self {
-        Self::build(db, Ok(Arc::new(registry)), None)
+        Self::build(db, Ok(Arc::new(registry)), None, None)
     }
 
     fn build(
         db: DatabaseConnection,
         registry: Result<Arc<Registry>, RegistryError>,
         app_role: Option<String>,
+        placement: Option<Placement>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 db,
                 registry,
                 app_role,
+                placement,
                 bypasses_rls: OnceCell::new(),
             }),
         }
@@ -90,7 +95,27 @@ impl Tenancy {
             shared.db.clone(),
             shared.registry.clone(),
             Some(role),
+            shared.placement.clone(),
         ))
+    }
+
+    /// Routes each tenant to the database the catalog places it in (see
+    /// [`crate::placement`]). Statements that name a multitenant table go to the tenant's
+    /// database; statements on global tables only, and this `Tenancy` itself, use the default
+    /// database `placement` was built on.
+    pub fn with_placement(self, placement: Placement) -> Self {
+        let shared = &self.shared;
+        Self::build(
+            placement.default_db().clone(),
+            shared.registry.clone(),
+            shared.app_role.clone(),
+            Some(placement),
+        )
+    }
+
+    /// The placement this connection routes by, if any.
+    pub fn placement(&self) -> Option<&Placement> {
+        self.shared.placement.as_ref()
     }
 
     /// A connection scoped to `tenant`.
@@ -145,7 +170,8 @@ impl Shared {
                 return Err(TenancyError::RlsBypassed { role: role.clone() }.into());
             }
         }
-        session::enter(&txn, tenant, self.app_role.as_deref()).await?;
+        let fenced = self.placement.is_some();
+        session::enter(&txn, tenant, self.app_role.as_deref(), fenced).await?;
         Ok(txn)
     }
 }
@@ -166,8 +192,14 @@ impl TenantConnection {
     async fn run<O: Op>(&self, mut op: O) -> Result<O::Out, DbErr> {
         let routed = route_for_tenant(op.sql(), self.shared.registry()?, &self.tenant)?;
         let needs_session = routed.needs_session;
+        let touches_tenant = routed.touches_tenant;
         if let std::borrow::Cow::Owned(sql) = routed.sql {
             op.set_sql(sql);
+        }
+        if let Some(placement) = &self.shared.placement
+            && touches_tenant
+        {
+            return self.run_placed(placement, op, needs_session).await;
         }
         if !needs_session {
             return op.run(&self.shared.db).await;
@@ -178,16 +210,96 @@ impl TenantConnection {
         Ok(out)
     }
 
-    async fn begin_inner(
+    /// Runs `op` in the tenant's database. A tenant moved since the cache was filled is refused
+    /// by its old database (the move fence, or its schema gone): the catalog is asked again and,
+    /// if it now says elsewhere, the statement runs there.
+    async fn run_placed<O: Op>(
         &self,
-        txn: Result<DatabaseTransaction, DbErr>,
+        placement: &Placement,
+        op: O,
+        needs_session: bool,
+    ) -> Result<O::Out, DbErr> {
+        let mut retried = false;
+        loop {
+            let target = placement.target(&self.tenant).await?;
+            let attempt = op.clone();
+            let result = if needs_session {
+                match self
+                    .enter_on(&target.db, TransactionOptions::default(), None)
+                    .await
+                {
+                    Ok(txn) => match attempt.run(&txn.txn).await {
+                        Ok(out) => txn.commit().await.map(|()| out),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                }
+            } else {
+                attempt.run(&target.db).await
+            };
+            match result {
+                Err(e) if !retried && is_misplaced(&e) => {
+                    if !self.moved_since(placement, &target).await? {
+                        return Err(e);
+                    }
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether the catalog places the tenant elsewhere than `target` now (cache refreshed).
+    async fn moved_since(
+        &self,
+        placement: &Placement,
+        target: &crate::placement::Target,
+    ) -> Result<bool, DbErr> {
+        placement.invalidate(&self.tenant);
+        Ok(placement.database_of(&self.tenant).await? != target.database)
+    }
+
+    /// Begins a tenant transaction on `db` and sets the tenant's session in it.
+    async fn enter_on(
+        &self,
+        db: &DatabaseConnection,
+        options: TransactionOptions,
+        permit: Option<OwnedSemaphorePermit>,
     ) -> Result<TenantTransaction, DbErr> {
-        let txn = self.shared.enter(txn?, &self.tenant).await?;
+        let txn = self
+            .shared
+            .enter(db.begin_with_options(options).await?, &self.tenant)
+            .await?;
         Ok(TenantTransaction {
             shared: self.shared.clone(),
             tenant: self.tenant.clone(),
             txn,
+            _permit: permit,
         })
+    }
+
+    /// Begins a tenant transaction in the tenant's database.
+    async fn open(&self, options: TransactionOptions) -> Result<TenantTransaction, DbErr> {
+        let Some(placement) = &self.shared.placement else {
+            return self.enter_on(&self.shared.db, options, None).await;
+        };
+        let mut retried = false;
+        loop {
+            let target = placement.target(&self.tenant).await?;
+            match self.enter_on(&target.db, options, None).await {
+                Err(e) if !retried && is_misplaced(&e) => {
+                    if !self.moved_since(placement, &target).await? {
+                        return Err(e);
+                    }
+                    retried = true;
+                }
+                Ok(mut txn) => {
+                    txn._permit = target.permit;
+                    return Ok(txn);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -198,6 +310,8 @@ pub struct TenantTransaction {
     shared: Arc<Shared>,
     tenant: Tenant,
     txn: DatabaseTransaction,
+    /// Its share of the placement's connection limit, released with it.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl TenantTransaction {
@@ -224,12 +338,13 @@ impl TenantTransaction {
         op.run(&self.txn).await
     }
 
-    fn nested(&self, txn: DatabaseTransaction) -> TenantTransaction {
-        TenantTransaction {
+    async fn open(&self, options: TransactionOptions) -> Result<TenantTransaction, DbErr> {
+        Ok(TenantTransaction {
             shared: self.shared.clone(),
             tenant: self.tenant.clone(),
-            txn,
-        }
+            txn: self.txn.begin_with_options(options).await?,
+            _permit: None,
+        })
     }
 }
 
@@ -253,7 +368,7 @@ impl TenancyTransaction {
 }
 
 /// One SeaORM connection call, so each is routed by one piece of code.
-trait Op: Send {
+trait Op: Send + Clone {
     type Out: Send;
     fn sql(&self) -> &str;
     fn set_sql(&mut self, sql: String);
@@ -263,9 +378,13 @@ trait Op: Send {
     ) -> impl Future<Output = Result<Self::Out, DbErr>> + Send;
 }
 
+#[derive(Clone)]
 struct Execute(Statement);
+#[derive(Clone)]
 struct QueryOne(Statement);
+#[derive(Clone)]
 struct QueryAll(Statement);
+#[derive(Clone)]
 struct Unprepared(String);
 
 macro_rules! statement_op {
@@ -351,38 +470,33 @@ impl TenancyTransaction {
 }
 
 impl Tenancy {
-    fn base(&self) -> &DatabaseConnection {
-        &self.shared.db
-    }
-}
-impl TenantConnection {
-    fn base(&self) -> &DatabaseConnection {
-        &self.shared.db
-    }
-}
-impl TenantTransaction {
-    fn base(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-}
-impl TenancyTransaction {
-    fn base(&self) -> &DatabaseTransaction {
-        &self.txn
+    async fn open(&self, options: TransactionOptions) -> Result<TenancyTransaction, DbErr> {
+        Ok(TenancyTransaction {
+            shared: self.shared.clone(),
+            txn: self.shared.db.begin_with_options(options).await?,
+        })
     }
 }
 
-/// `TransactionTrait` for a wrapper whose transactions are `$txn`, built from a
-/// `DatabaseTransaction` by `$wrap`.
+impl TenancyTransaction {
+    async fn open(&self, options: TransactionOptions) -> Result<TenancyTransaction, DbErr> {
+        Ok(TenancyTransaction {
+            shared: self.shared.clone(),
+            txn: self.txn.begin_with_options(options).await?,
+        })
+    }
+}
+
+/// `TransactionTrait` for a wrapper whose transactions are `$txn`, begun by its
+/// `open(TransactionOptions)`.
 macro_rules! wrapped_transactions {
-    ($ty:ty, $txn:ty, $base:ident, |$self_:ident, $begun:ident| $wrap:expr) => {
+    ($ty:ty, $txn:ty) => {
         #[async_trait::async_trait]
         impl TransactionTrait for $ty {
             type Transaction = $txn;
 
             async fn begin(&self) -> Result<$txn, DbErr> {
-                let $self_ = self;
-                let $begun = self.$base().begin().await;
-                $wrap
+                self.open(TransactionOptions::default()).await
             }
 
             async fn begin_with_config(
@@ -390,18 +504,16 @@ macro_rules! wrapped_transactions {
                 isolation_level: Option<IsolationLevel>,
                 access_mode: Option<AccessMode>,
             ) -> Result<$txn, DbErr> {
-                let $self_ = self;
-                let $begun = self
-                    .$base()
-                    .begin_with_config(isolation_level, access_mode)
-                    .await;
-                $wrap
+                self.open(TransactionOptions {
+                    isolation_level,
+                    access_mode,
+                    ..Default::default()
+                })
+                .await
             }
 
             async fn begin_with_options(&self, options: TransactionOptions) -> Result<$txn, DbErr> {
-                let $self_ = self;
-                let $begun = self.$base().begin_with_options(options).await;
-                $wrap
+                self.open(options).await
             }
 
             async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
@@ -443,30 +555,10 @@ macro_rules! wrapped_transactions {
     };
 }
 
-wrapped_transactions!(TenantConnection, TenantTransaction, base, |this, begun| {
-    this.begin_inner(begun).await
-});
-wrapped_transactions!(
-    TenantTransaction,
-    TenantTransaction,
-    base,
-    |this, begun| Ok(this.nested(begun?))
-);
-wrapped_transactions!(Tenancy, TenancyTransaction, base, |this, begun| Ok(
-    TenancyTransaction {
-        shared: this.shared.clone(),
-        txn: begun?
-    }
-));
-wrapped_transactions!(
-    TenancyTransaction,
-    TenancyTransaction,
-    base,
-    |this, begun| Ok(TenancyTransaction {
-        shared: this.shared.clone(),
-        txn: begun?
-    })
-);
+wrapped_transactions!(TenantConnection, TenantTransaction);
+wrapped_transactions!(TenantTransaction, TenantTransaction);
+wrapped_transactions!(Tenancy, TenancyTransaction);
+wrapped_transactions!(TenancyTransaction, TenancyTransaction);
 
 macro_rules! session {
     ($ty:ty) => {

@@ -63,6 +63,9 @@ pub enum TenancyError {
     /// A tenant name or key was refused.
     #[error("sea-tenancy: {0}")]
     Tenant(#[from] TenantError),
+    /// The tenant's database could not be found or reached.
+    #[error(transparent)]
+    Placement(#[from] crate::placement::PlacementError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),

@@ -15,6 +15,7 @@ pub mod error;
 pub mod generate;
 pub mod manage;
 pub mod migrate;
+pub mod placement;
 pub mod registry;
 pub mod rls;
 pub mod roles;

@@ -239,7 +239,7 @@ pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
         None => {
             // Search path only, no role: migrations need the login role's right to create
             // objects.
-            session::enter(txn, tenant, None).await?;
+            session::enter(txn, tenant, None, false).await?;
             M::up(txn, None).await?;
             mirror::sync(txn, tenant).await?;
             if let Some(role) = grant_to {
@@ -272,12 +272,12 @@ pub(crate) async fn replay(
 }
 
 /// The session values `enter_provisioning` replaced.
-struct Restore {
+pub(crate) struct Restore {
     search_path: String,
     provisioning: String,
 }
 
-async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Restore, DbErr> {
+pub(crate) async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Restore, DbErr> {
     let row = txn
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -296,7 +296,10 @@ async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Restore, DbErr>
 }
 
 /// Puts back the caller's search path and provisioning flag, in one round trip.
-async fn leave_provisioning(txn: &DatabaseTransaction, restore: &Restore) -> Result<(), DbErr> {
+pub(crate) async fn leave_provisioning(
+    txn: &DatabaseTransaction,
+    restore: &Restore,
+) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT set_config('search_path', $1, true), set_config($2, $3, true)",
@@ -332,7 +335,7 @@ async fn set_local<C: ConnectionTrait>(db: &C, name: &str, value: &str) -> Resul
     Ok(())
 }
 
-fn sqlstate(err: &DbErr) -> Option<String> {
+pub(crate) fn sqlstate(err: &DbErr) -> Option<String> {
     match err {
         DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
         | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e

@@ -22,6 +22,9 @@ pub(crate) struct Routed<'a> {
     pub sql: Cow<'a, str>,
     /// It must run inside a tenant transaction (attribute tables, DDL, raw multi-statements).
     pub needs_session: bool,
+    /// It names a multitenant table, so it goes to the tenant's database (statements on global
+    /// tables only go to the default database, which holds system data).
+    pub touches_tenant: bool,
 }
 
 /// Routes `sql` for `tenant`.
@@ -35,12 +38,14 @@ pub(crate) fn route_for_tenant<'a>(
         return Err(TenancyError::SessionState);
     }
     let mut needs_session = !analysis.single_dml;
+    let mut touches_tenant = !analysis.single_dml;
     let mut out: Option<String> = None;
     let mut copied = 0;
     for relation in &analysis.relations {
         let Some(info) = registry.get(&relation.table) else {
             continue;
         };
+        touches_tenant = true;
         match (info.strategy, &relation.schema) {
             (Strategy::Attribute { .. }, _) => needs_session = true,
             (Strategy::Schema, Some(schema)) if schema != tenant.schema() => {
@@ -67,7 +72,11 @@ pub(crate) fn route_for_tenant<'a>(
         }
         None => Cow::Borrowed(sql),
     };
-    Ok(Routed { sql, needs_session })
+    Ok(Routed {
+        sql,
+        needs_session,
+        touches_tenant,
+    })
 }
 
 /// Checks that `sql`, sent without a tenant, touches no multitenant table.

@@ -14,29 +14,42 @@ use crate::tenant::Tenant;
 pub const TENANT_KEY_SETTING: &str = "sea_tenancy.tenant";
 
 /// Sets search path, tenant key and (when given) role for the rest of the transaction, in one
-/// round trip.
+/// round trip. With `fenced`, the same statement first asks the database's move fence whether
+/// the tenant still lives here (see `placement::catalog::install_fence`).
 pub(crate) async fn enter<C: ConnectionTrait>(
     txn: &C,
     tenant: &Tenant,
     role: Option<&str>,
+    fenced: bool,
 ) -> Result<(), DbErr> {
     // The tenant schema first, `public` second: unqualified raw SQL finds the tenant's tables,
     // and global tables still resolve. Tables named by SeaORM are qualified by the router
     // anyway, so a table missing from the tenant schema never silently falls back to `public`
     // for entity queries.
     let search_path = format!("{}, public", tenant.quoted_schema());
-    let stmt = match role {
-        Some(role) => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true), set_config('role', $3, true)",
-            [search_path.into(), tenant.key().into(), role.into()],
-        ),
-        None => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true)",
-            [search_path.into(), tenant.key().into()],
-        ),
+    const PLAIN: &str =
+        "SELECT set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true)";
+    const ROLE: &str = "SELECT set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true), set_config('role', $3, true)";
+    const FENCED: &str = "SELECT public.sea_tenancy_resident($3), set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true)";
+    const FENCED_ROLE: &str = "SELECT public.sea_tenancy_resident($4), set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true), set_config('role', $3, true)";
+    let mut values: Vec<sea_orm::Value> = vec![search_path.into(), tenant.key().into()];
+    if let Some(role) = role {
+        values.push(role.into());
+    }
+    if fenced {
+        values.push(tenant.schema().into());
+    }
+    let sql = match (fenced, role.is_some()) {
+        (false, false) => PLAIN,
+        (false, true) => ROLE,
+        (true, false) => FENCED,
+        (true, true) => FENCED_ROLE,
     };
-    txn.execute_raw(stmt).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
     Ok(())
 }

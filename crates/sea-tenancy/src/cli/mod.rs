@@ -7,6 +7,7 @@
 //! }
 //! ```
 
+mod databases;
 mod progress;
 mod status_output;
 mod tenants;
@@ -17,8 +18,7 @@ use clap::{Parser, Subcommand};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::app::TenancyApp;
-use crate::migrate::rollback::rollback_tenant;
-use crate::migrate::{migrate_public, migrate_tenants, status};
+use crate::placement::{Placement, catalog, run as across};
 use crate::tenant::Tenant;
 
 /// sea-tenancy commands of this application.
@@ -94,6 +94,12 @@ pub enum Command {
         #[arg(long)]
         root: Option<std::path::PathBuf>,
     },
+    /// The tenant catalog: databases tenants can live in, and which tenants live where.
+    Databases {
+        /// What to do with the catalog.
+        #[command(subcommand)]
+        command: databases::DatabasesCommand,
+    },
     /// Manage tenant schemas by hand.
     Tenants {
         /// What to do with tenants.
@@ -151,8 +157,9 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             public_only,
             tenants_only,
         } => {
+            let placement = placement(app, &db).await?;
             if !tenants_only {
-                migrate_public(app, &db)
+                crate::migrate::migrate_public(app, &db)
                     .await
                     .map_err(|e| format!("public migrations failed: {e}"))?;
                 println!("public: up to date");
@@ -163,63 +170,129 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             let selected = select(app, &db, &tenants, &except).await?;
             let jobs = jobs.unwrap_or(POOL_SIZE as usize);
             let bar = progress::Progress::new(selected.len());
-            let report = migrate_tenants(app, &db, &selected, jobs, |o| bar.tenant_done(o))
-                .await
-                .map_err(|e| format!("cannot read tenant migration state: {e}"))?;
+            // The default database's public set ran above; other databases get theirs first.
+            let groups = across::migrate(
+                app,
+                &db,
+                placement.as_ref(),
+                &selected,
+                jobs,
+                !tenants_only,
+                |o| bar.tenant_done(o),
+            )
+            .await?;
             bar.finish();
-            let failed: Vec<_> = report.failures().collect();
-            for (tenant, err) in &failed {
-                println!("{tenant}: FAILED, left unchanged: {err}");
+            let (mut updated, mut applied_total, mut current, mut failed) = (0, 0, 0, 0);
+            for group in &groups {
+                let name = group.name();
+                let report = match &group.result {
+                    Ok(report) => report,
+                    Err(e) => {
+                        failed += group.tenants.len();
+                        println!(
+                            "database {name}: FAILED ({} tenant(s) left unchanged): {e}",
+                            group.tenants.len()
+                        );
+                        continue;
+                    }
+                };
+                for (tenant, err) in report.failures() {
+                    failed += 1;
+                    println!("{tenant}: FAILED, left unchanged: {err}");
+                }
+                // A tenant another runner finished while we waited for its lock counts as current.
+                let applied: Vec<usize> = report
+                    .outcomes
+                    .iter()
+                    .filter_map(|o| o.result.as_ref().ok().copied())
+                    .collect();
+                let n = applied.iter().filter(|n| **n > 0).count();
+                updated += n;
+                applied_total += applied.iter().sum::<usize>();
+                current += report.already_current + applied.len() - n;
+                if placement.is_some() {
+                    println!(
+                        "database {name}: {} tenant(s), {n} updated, {} failed",
+                        group.tenants.len(),
+                        report.failures().count()
+                    );
+                }
             }
-            // A tenant another runner finished while we waited for its lock counts as current.
-            let applied: Vec<usize> = report
-                .outcomes
-                .iter()
-                .filter_map(|o| o.result.as_ref().ok().copied())
-                .collect();
-            let updated = applied.iter().filter(|n| **n > 0).count();
             println!(
-                "tenants: {updated} updated ({} migrations applied), {} already current, {} failed, {} total",
-                applied.iter().sum::<usize>(),
-                report.already_current + applied.len() - updated,
-                failed.len(),
+                "tenants: {updated} updated ({applied_total} migrations applied), {current} already current, {failed} failed, {} total",
                 selected.len()
             );
-            Ok(failed.is_empty())
+            Ok(failed == 0)
         }
         Command::Status { check, json } => {
+            let placement = placement(app, &db).await?;
             let all = all(app, &db).await?;
-            let statuses = status::<A::TenantMigrator, _>(&db, &all)
-                .await
-                .map_err(|e| format!("cannot read tenant migration state: {e}"))?;
+            let groups = across::status_all::<A>(&db, placement.as_ref(), &all).await?;
             if json {
-                println!("{}", status_output::json(&statuses));
+                println!("{}", status_output::json(&groups));
             } else {
-                print!("{}", status_output::table(&statuses));
+                print!("{}", status_output::table(&groups));
             }
-            let lagging = statuses
-                .iter()
-                .filter(|s| s.state != crate::migrate::State::Current)
-                .count();
-            Ok(!check || lagging == 0)
+            let unreachable = groups.iter().any(|g| g.result.is_err());
+            Ok(!unreachable && (!check || status_output::lagging(&groups) == 0))
         }
         Command::Rollback { tenants, steps } => {
+            let placement = placement(app, &db).await?;
             let selected = select(app, &db, &tenants, &[]).await?;
+            let groups = across::rollback::<A>(&db, placement.as_ref(), &selected, steps).await?;
             let mut ok = true;
-            for tenant in &selected {
-                match rollback_tenant::<A::TenantMigrator>(&db, tenant, steps).await {
-                    Ok(n) => println!("{tenant}: rolled back {n} migration(s)"),
+            for group in groups {
+                let outcomes = match group.result {
+                    Ok(outcomes) => outcomes,
                     Err(e) => {
                         ok = false;
-                        println!("{tenant}: FAILED, left unchanged: {e}");
+                        println!(
+                            "database {}: FAILED ({} tenant(s) left unchanged): {e}",
+                            group
+                                .database
+                                .as_deref()
+                                .unwrap_or(catalog::DEFAULT_DATABASE),
+                            group.tenants.len()
+                        );
+                        continue;
+                    }
+                };
+                for outcome in outcomes {
+                    let tenant = &outcome.tenant;
+                    match outcome.result {
+                        Ok(n) => println!("{tenant}: rolled back {n} migration(s)"),
+                        Err(e) => {
+                            ok = false;
+                            println!("{tenant}: FAILED, left unchanged: {e}");
+                        }
                     }
                 }
             }
             Ok(ok)
         }
+        Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
         Command::GenerateMigrations { .. } => unreachable!("handled before connecting"),
     }
+}
+
+/// The placement of tenants when the catalog is installed in `db`, with the app's configured
+/// database URLs.
+async fn placement<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+) -> Result<Option<Placement>, String> {
+    let installed = catalog::is_installed(db)
+        .await
+        .map_err(|e| format!("cannot read the tenant catalog: {e}"))?;
+    if !installed {
+        return Ok(None);
+    }
+    let mut builder = Placement::builder(db.clone());
+    for (name, url) in app.databases() {
+        builder = builder.database(name, url);
+    }
+    builder.build().await.map(Some).map_err(|e| e.to_string())
 }
 
 async fn connect(url: Option<String>) -> Result<DatabaseConnection, String> {

@@ -10,6 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use crate::app::TenancyApp;
 use crate::manage::create_schema;
 use crate::migrate::{lock, migrate_tenant, mirror};
+use crate::placement::relocate::{SourceFate, move_tenant};
 use crate::tenant::Tenant;
 
 /// `tenants` subcommands.
@@ -28,6 +29,18 @@ pub enum TenantsCommand {
         old: String,
         /// The new schema name.
         new: String,
+    },
+    /// Move a tenant's schema and rows to another database: copy, verify row counts, switch the
+    /// catalog, then fence the source (renamed, or dropped with --drop-source).
+    Move {
+        /// The tenant's schema name.
+        name: String,
+        /// The database to move it to (`default` for the app's database).
+        #[arg(long = "to", value_name = "DATABASE")]
+        to: String,
+        /// Drop the source copy (schema and attribute rows) once the move is complete.
+        #[arg(long)]
+        drop_source: bool,
     },
     /// Drop a tenant schema and everything in it.
     Drop {
@@ -80,6 +93,37 @@ pub(super) async fn execute<A: TenancyApp>(
             mirror::rename(&txn, &old, &new).await.map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             println!("{old}: renamed to {new}");
+        }
+        TenantsCommand::Move {
+            name,
+            to,
+            drop_source,
+        } => {
+            let tenant = super::select(app, db, std::slice::from_ref(&name), &[])
+                .await?
+                .remove(0);
+            let placement = super::placement(app, db)
+                .await?
+                .ok_or_else(|| crate::placement::PlacementError::CatalogMissing.to_string())?;
+            let report = move_tenant(app, &placement, &tenant, &to, drop_source)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (table, rows) in &report.referenced {
+                println!("{tenant}: {table}: {rows} referenced global row(s) copied");
+            }
+            for (table, rows) in &report.tables {
+                println!("{tenant}: {table}: {rows} row(s) copied and verified");
+            }
+            let source = match &report.source {
+                SourceFate::Kept { fenced_schema } => {
+                    format!("kept in {} as schema {fenced_schema}", report.from)
+                }
+                SourceFate::Dropped => format!("dropped from {}", report.from),
+            };
+            println!(
+                "{tenant}: moved from {} to {}; source {source}",
+                report.from, report.to
+            );
         }
         TenantsCommand::Drop { name, yes } => {
             let tenant = tenant(&name)?;

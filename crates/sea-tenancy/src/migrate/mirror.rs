@@ -85,14 +85,18 @@ pub(crate) async fn rename<C: ConnectionTrait>(
 
 /// Forgets `tenant` after its schema was dropped, in the caller's transaction.
 pub(crate) async fn forget<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<(), DbErr> {
-    db.execute_unprepared(&format!(
+    db.execute_unprepared(&forget_sql(tenant)).await?;
+    Ok(())
+}
+
+/// The statement of [`forget`].
+pub(crate) fn forget_sql(tenant: &Tenant) -> String {
+    format!(
         "DO $sea_tenancy$ BEGIN
            IF to_regclass('{TABLE}') IS NOT NULL THEN
              DELETE FROM {TABLE} WHERE tenant = '{}';
            END IF;
          END $sea_tenancy$",
         tenant.schema()
-    ))
-    .await?;
-    Ok(())
+    )
 }

@@ -1,0 +1,119 @@
+//! Provisioning a tenant in the database the catalog places it in.
+//!
+//! The tenant's row is system data and stays in the default database; its schema, its
+//! migrations and a copy of the row (so that foreign keys from its data to it hold there) go to
+//! its database. The two databases cannot share a transaction, so the tenant database commits
+//! first and the row second; if the second commit fails the new schema is dropped again, and a
+//! process killed between the two leaves only an unreferenced schema behind.
+
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, TransactionTrait,
+};
+
+use super::{Placement, catalog};
+use crate::app::TenancyApp;
+use crate::error::TenancyError;
+use crate::manage::{
+    ManageTenant, apply_tenant_set, create_schema, enter_provisioning, leave_provisioning,
+};
+use crate::migrate::{lock, migrate_public};
+
+/// Inserts the tenant row `row` and creates its tenant where the catalog places it — or, with
+/// `into: Some(name)`, lists it to database `name` first (in the same transaction as the row).
+/// Returns the inserted model.
+///
+/// A tenant placed in the default database is provisioned exactly like
+/// [`crate::manage::provision`]. Elsewhere, the database first gets the public migration set
+/// and the move fence if it lacks them.
+pub async fn provision<A, M>(
+    app: &A,
+    placement: &Placement,
+    row: M,
+    into: Option<&str>,
+) -> Result<<M::Entity as EntityTrait>::Model, TenancyError>
+where
+    A: TenancyApp,
+    M: ActiveModelTrait + ActiveModelBehavior + Send,
+    M::Entity: ManageTenant,
+    <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
+{
+    type E<M> = <M as ActiveModelTrait>::Entity;
+    let txn = placement.default_db().begin().await?;
+    let restore = enter_provisioning(&txn).await?;
+    let model = row.insert(&txn).await?;
+    let tenant = E::<M>::tenant_of(&model)?;
+    if let Some(name) = into {
+        catalog::assign(&txn, &tenant, name).await?;
+    }
+    let database = catalog::lookup(&txn, std::slice::from_ref(&tenant))
+        .await?
+        .remove(0);
+    let Some(name) = database.filter(|_| E::<M>::CREATE) else {
+        if E::<M>::CREATE {
+            create_schema(&txn, &tenant).await?;
+            apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, app.app_role(), true).await?;
+        }
+        leave_provisioning(&txn, &restore).await?;
+        txn.commit().await?;
+        placement.invalidate(&tenant);
+        return Ok(model);
+    };
+    let remote = placement.connection(Some(&name)).await?;
+    prepare_database(app, &remote).await?;
+    let rtxn = remote.begin().await?;
+    lock(&rtxn, tenant.schema()).await?;
+    let remote_restore = enter_provisioning(&rtxn).await?;
+    // The row's copy: foreign keys of the tenant's data to it hold in its database too.
+    model
+        .clone()
+        .into_active_model()
+        .reset_all()
+        .insert(&rtxn)
+        .await?;
+    create_schema(&rtxn, &tenant).await?;
+    apply_tenant_set::<A::TenantMigrator>(&rtxn, &tenant, app.app_role(), true).await?;
+    leave_provisioning(&rtxn, &remote_restore).await?;
+    rtxn.commit().await?;
+    leave_provisioning(&txn, &restore).await?;
+    if let Err(e) = txn.commit().await {
+        undo_remote::<M::Entity>(&remote, &model).await;
+        return Err(e.into());
+    }
+    placement.invalidate(&tenant);
+    Ok(model)
+}
+
+/// Best effort: removes what [`provision`] created in a tenant database when the default
+/// database then failed to commit the row.
+async fn undo_remote<E: ManageTenant>(remote: &DatabaseConnection, model: &E::Model) {
+    let Ok(tenant) = E::tenant_of(model) else {
+        return;
+    };
+    let undo = async {
+        let txn = remote.begin().await?;
+        let restore = enter_provisioning(&txn).await?;
+        txn.execute_unprepared(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            tenant.quoted_schema()
+        ))
+        .await?;
+        crate::migrate::mirror::forget(&txn, &tenant).await?;
+        leave_provisioning(&txn, &restore).await?;
+        txn.commit().await
+    };
+    if let Err(e) = undo.await {
+        tracing::warn!(tenant = %tenant, error = %e, "could not remove a half-provisioned tenant schema");
+    }
+}
+
+/// Makes `db` ready to hold tenants: the public migration set (under the same lock as
+/// `migrate`), the app role's grants and the move fence. Idempotent.
+pub async fn prepare_database<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+) -> Result<(), TenancyError> {
+    migrate_public(app, db).await?;
+    catalog::install_fence(db).await?;
+    Ok(())
+}

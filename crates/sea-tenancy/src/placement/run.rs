@@ -1,0 +1,157 @@
+//! `migrate`, `status` and `rollback` over every database that holds tenants.
+//!
+//! Tenants are split by database with one catalog query; each database is then handled like a
+//! database of its own (its public set first, then its tenants, in parallel). A database that
+//! cannot be reached is reported with its tenants and the others go on.
+
+use sea_orm::DatabaseConnection;
+
+use super::Placement;
+use super::provision::prepare_database;
+use crate::app::TenancyApp;
+use crate::migrate::rollback::rollback_tenant;
+use crate::migrate::{Report, TenantOutcome, TenantStatus, migrate_tenants, status};
+use crate::tenant::Tenant;
+
+/// The tenants of one database, with what happened to them.
+#[derive(Debug)]
+pub struct PerDatabase<T> {
+    /// The database name; `None` for the default database.
+    pub database: Option<String>,
+    /// Its tenants, in input order.
+    pub tenants: Vec<Tenant>,
+    /// The result, or why nothing could be done in this database (unreachable, public set
+    /// failed); the message never contains a password.
+    pub result: Result<T, String>,
+}
+
+impl<T> PerDatabase<T> {
+    /// The database name, `default` for the default database.
+    pub fn name(&self) -> &str {
+        self.database.as_deref().unwrap_or(super::DEFAULT_DATABASE)
+    }
+}
+
+/// Splits `tenants` by database: by the catalog with a placement, else all in `db`.
+async fn groups(
+    placement: Option<&Placement>,
+    tenants: &[Tenant],
+) -> Result<Vec<(Option<String>, Vec<Tenant>)>, String> {
+    match placement {
+        Some(p) => p.group(tenants).await.map_err(|e| e.to_string()),
+        None => Ok(vec![(None, tenants.to_vec())]),
+    }
+}
+
+async fn connect(
+    placement: Option<&Placement>,
+    default: &DatabaseConnection,
+    database: Option<&str>,
+) -> Result<DatabaseConnection, String> {
+    match (placement, database) {
+        (Some(p), Some(name)) => p.connection(Some(name)).await.map_err(|e| e.to_string()),
+        _ => Ok(default.clone()),
+    }
+}
+
+/// Brings `tenants` up to date, database by database, `jobs` tenants at a time per database.
+/// With `public`, each database other than the default first gets the public set and the move
+/// fence (the default database's public set is the caller's to run, before this).
+pub async fn migrate<A: TenancyApp>(
+    app: &A,
+    default: &DatabaseConnection,
+    placement: Option<&Placement>,
+    tenants: &[Tenant],
+    jobs: usize,
+    public: bool,
+    on_done: impl Fn(&TenantOutcome),
+) -> Result<Vec<PerDatabase<Report>>, String> {
+    let groups = groups(placement, tenants).await?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (database, tenants) in groups {
+        if database.is_some() && tenants.is_empty() {
+            continue;
+        }
+        let result = async {
+            let db = connect(placement, default, database.as_deref()).await?;
+            if public && database.is_some() {
+                prepare_database(app, &db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            migrate_tenants(app, &db, &tenants, jobs, &on_done)
+                .await
+                .map_err(|e| format!("cannot read tenant migration state: {e}"))
+        }
+        .await;
+        out.push(PerDatabase {
+            database,
+            tenants,
+            result,
+        });
+    }
+    Ok(out)
+}
+
+/// The migration state of every tenant, database by database.
+pub async fn status_all<A: TenancyApp>(
+    default: &DatabaseConnection,
+    placement: Option<&Placement>,
+    tenants: &[Tenant],
+) -> Result<Vec<PerDatabase<Vec<TenantStatus>>>, String> {
+    let groups = groups(placement, tenants).await?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (database, tenants) in groups {
+        if tenants.is_empty() {
+            continue;
+        }
+        let result = async {
+            let db = connect(placement, default, database.as_deref()).await?;
+            status::<A::TenantMigrator, _>(&db, &tenants)
+                .await
+                .map_err(|e| format!("cannot read tenant migration state: {e}"))
+        }
+        .await;
+        out.push(PerDatabase {
+            database,
+            tenants,
+            result,
+        });
+    }
+    Ok(out)
+}
+
+/// Undoes the last `steps` tenant migrations of each tenant, in its own database.
+pub async fn rollback<A: TenancyApp>(
+    default: &DatabaseConnection,
+    placement: Option<&Placement>,
+    tenants: &[Tenant],
+    steps: u32,
+) -> Result<Vec<PerDatabase<Vec<TenantOutcome>>>, String> {
+    let groups = groups(placement, tenants).await?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (database, tenants) in groups {
+        if tenants.is_empty() {
+            continue;
+        }
+        let result = async {
+            let db = connect(placement, default, database.as_deref()).await?;
+            let mut outcomes = Vec::with_capacity(tenants.len());
+            for tenant in &tenants {
+                let result = rollback_tenant::<A::TenantMigrator>(&db, tenant, steps).await;
+                outcomes.push(TenantOutcome {
+                    tenant: tenant.clone(),
+                    result,
+                });
+            }
+            Ok(outcomes)
+        }
+        .await;
+        out.push(PerDatabase {
+            database,
+            tenants,
+            result,
+        });
+    }
+    Ok(out)
+}
