@@ -94,6 +94,57 @@ async fn main() {
     .await
     .unwrap();
 
+    // A tenant placed in a second database, reached through the catalog (cached).
+    let second = TestDatabase::create().await;
+    let second_raw = second.connect_with_pool_size(1).await;
+    sea_tenancy::placement::catalog::install(&raw)
+        .await
+        .unwrap();
+    let url: sea_tenancy::placement::DatabaseUrl = second.url().parse().unwrap();
+    sea_tenancy::placement::catalog::add_database(&raw, "second", Some(&url))
+        .await
+        .unwrap();
+    let placement = sea_tenancy::placement::Placement::builder(raw.clone())
+        .limits(sea_tenancy::placement::PoolLimits {
+            per_database: 1,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let placed_org = sea_tenancy::placement::provision::provision(
+        &saas_app::SaasApp,
+        &placement,
+        organization::ActiveModel {
+            name: Set("placed".into()),
+            ..Default::default()
+        },
+        Some("second"),
+    )
+    .await
+    .unwrap();
+    second_raw
+        .execute_unprepared(
+            "CREATE TABLE plain_posts (id bigserial PRIMARY KEY, title varchar NOT NULL, author_id bigint NOT NULL);
+             INSERT INTO users (email) VALUES ('bench@example.com');
+             INSERT INTO plain_posts (title, author_id) VALUES ('hello', 1);",
+        )
+        .await
+        .unwrap();
+    let placed = db
+        .clone()
+        .with_placement(placement)
+        .with_tenant(placed_org.tenant());
+    post::ActiveModel {
+        title: Set("hello".into()),
+        author_id: Set(1),
+        ..Default::default()
+    }
+    .insert(&placed)
+    .await
+    .unwrap();
+    let second_side = (&second_raw, &placed);
+
     let mut cases = vec![
         Case {
             name: "pk lookup      plain SeaORM (public.plain_posts)",
@@ -127,14 +178,22 @@ async fn main() {
             name: "10 lookups/txn TenantTransaction, schema strategy",
             rounds: vec![],
         },
+        Case {
+            name: "pk lookup      plain SeaORM on the second database",
+            rounds: vec![],
+        },
+        Case {
+            name: "pk lookup      TenantConnection placed there (catalog)",
+            rounds: vec![],
+        },
     ];
     // Warm up statement caches on both paths.
-    run_round(&raw, &acme, 200, &mut cases).await;
+    run_round(&raw, &acme, second_side, 200, &mut cases).await;
     for case in &mut cases {
         case.rounds.clear();
     }
     for _ in 0..ROUNDS {
-        run_round(&raw, &acme, iters, &mut cases).await;
+        run_round(&raw, &acme, second_side, iters, &mut cases).await;
     }
 
     println!(
@@ -164,9 +223,29 @@ fn median(rounds: &[Duration]) -> Duration {
 async fn run_round(
     raw: &DatabaseConnection,
     acme: &TenantConnection,
+    (second, placed): (&DatabaseConnection, &TenantConnection),
     iters: u32,
     cases: &mut [Case],
 ) {
+    let t = Instant::now();
+    for _ in 0..iters {
+        plain_post::Entity::find_by_id(1)
+            .one(second)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    cases[8].rounds.push(t.elapsed());
+    let t = Instant::now();
+    for _ in 0..iters {
+        post::Entity::find_by_id(1)
+            .one(placed)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    cases[9].rounds.push(t.elapsed());
+
     let t = Instant::now();
     for _ in 0..iters {
         plain_post::Entity::find_by_id(1)
