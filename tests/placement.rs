@@ -249,6 +249,22 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
     assert!(has_schema(&b, "org_3").await && has_schema(&b, "org_4").await);
     assert!(has_schema(&far, "org_5").await && !has_schema(&far, "org_1").await);
     assert_eq!(scalar(&a, "SELECT count(*) FROM org_2.posts").await, 2);
+    // A schema-only tenant created by hand lands where it is listed; re-listing it is refused.
+    assert!(
+        run_cli(url, &["databases", "assign", "org_77", "b"])
+            .await
+            .unwrap()
+    );
+    assert!(
+        run_cli(url, &["tenants", "create", "org_77"])
+            .await
+            .unwrap()
+    );
+    assert!(has_schema(&b, "org_77").await && !has_schema(&raw, "org_77").await);
+    let err = run_cli(url, &["databases", "assign", "org_77", "a"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("tenants move"), "{err}");
     assert_eq!(
         scalar(&b, "SELECT count(*) FROM public.memberships").await,
         2

@@ -10,6 +10,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use crate::app::TenancyApp;
 use crate::manage::create_schema;
 use crate::migrate::{lock, migrate_tenant, mirror};
+use crate::placement::DEFAULT_DATABASE;
+use crate::placement::provision::prepare_database;
 use crate::placement::relocate::{SourceFate, move_tenant};
 use crate::tenant::Tenant;
 
@@ -65,16 +67,37 @@ pub(super) async fn execute<A: TenancyApp>(
         }
         TenantsCommand::Create { name } => {
             let tenant = tenant(&name)?;
+            // In the database the catalog places it in, if there is a catalog.
+            let (database, target) = match super::placement(app, db).await? {
+                Some(placement) => {
+                    let name = placement
+                        .database_of(&tenant)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let conn = placement
+                        .connection(name.as_deref())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if name.is_some() {
+                        prepare_database(app, &conn)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    (name.map(|n| n.to_string()), conn)
+                }
+                None => (None, db.clone()),
+            };
             // Fail on an existing schema instead of silently migrating it.
-            let txn = db.begin().await.map_err(db_err)?;
+            let txn = target.begin().await.map_err(db_err)?;
             create_schema(&txn, &tenant)
                 .await
                 .map_err(|e| e.to_string())?;
             txn.commit().await.map_err(db_err)?;
-            let applied = migrate_tenant::<A>(db, &tenant, app.app_role())
+            let applied = migrate_tenant::<A>(&target, &tenant, app.app_role())
                 .await
                 .map_err(|e| format!("created `{tenant}` but its migrations failed: {e}"))?;
-            println!("{tenant}: created, {applied} migration(s) applied");
+            let place = database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+            println!("{tenant}: created in database {place}, {applied} migration(s) applied");
         }
         TenantsCommand::Rename { old, new } => {
             let (old, new) = (tenant(&old)?, tenant(&new)?);

@@ -295,6 +295,16 @@ impl Placement {
         &self,
         name: Option<&str>,
     ) -> Result<DatabaseConnection, PlacementError> {
+        self.connection_with(&self.inner.default, name).await
+    }
+
+    /// [`connection`](Self::connection), reading a stored URL through `catalog` (the caller's
+    /// transaction on the default database, so that a small pool cannot deadlock).
+    pub(crate) async fn connection_with<C: sea_orm::ConnectionTrait>(
+        &self,
+        catalog: &C,
+        name: Option<&str>,
+    ) -> Result<DatabaseConnection, PlacementError> {
         let Some(name) = name.filter(|n| *n != DEFAULT_DATABASE) else {
             return Ok(self.inner.default.clone());
         };
@@ -303,21 +313,35 @@ impl Placement {
             pools.entry(name.to_owned()).or_default().clone()
         };
         // Failures are not cached: the next use tries again.
-        cell.get_or_try_init(|| self.open(name)).await.cloned()
+        cell.get_or_try_init(|| self.open(catalog, name))
+            .await
+            .cloned()
     }
 
     /// The URL of database `name`: configuration first, then the catalog.
     pub async fn url_of(&self, name: &str) -> Result<DatabaseUrl, PlacementError> {
+        self.url_with(&self.inner.default, name).await
+    }
+
+    async fn url_with<C: sea_orm::ConnectionTrait>(
+        &self,
+        catalog: &C,
+        name: &str,
+    ) -> Result<DatabaseUrl, PlacementError> {
         if let Some(url) = self.inner.configured.get(name) {
             return Ok(url.clone());
         }
-        catalog::stored_url(&self.inner.default, name)
+        catalog::stored_url(catalog, name)
             .await?
             .ok_or_else(|| PlacementError::NoUrl(name.to_owned()))
     }
 
-    async fn open(&self, name: &str) -> Result<DatabaseConnection, PlacementError> {
-        let url = self.url_of(name).await?;
+    async fn open<C: sea_orm::ConnectionTrait>(
+        &self,
+        catalog: &C,
+        name: &str,
+    ) -> Result<DatabaseConnection, PlacementError> {
+        let url = self.url_with(catalog, name).await?;
         let limits = &self.inner.limits;
         let mut options = ConnectOptions::new(url.expose().to_owned());
         options

@@ -59,7 +59,7 @@ where
         placement.invalidate(&tenant);
         return Ok(model);
     };
-    let remote = placement.connection(Some(&name)).await?;
+    let remote = placement.connection_with(&txn, Some(&name)).await?;
     prepare_database(app, &remote).await?;
     let rtxn = remote.begin().await?;
     lock(&rtxn, tenant.schema()).await?;

@@ -4,6 +4,8 @@
 //! database of its own (its public set first, then its tenants, in parallel). A database that
 //! cannot be reached is reported with its tenants and the others go on.
 
+use std::future::Future;
+
 use sea_orm::DatabaseConnection;
 
 use super::Placement;
@@ -32,26 +34,42 @@ impl<T> PerDatabase<T> {
     }
 }
 
-/// Splits `tenants` by database: by the catalog with a placement, else all in `db`.
-async fn groups(
+/// Runs `work` once per database holding some of `tenants` (all in `default` without a
+/// placement), one database after the other; a database that cannot be reached gets its error.
+async fn each_database<T, F, Fut>(
+    default: &DatabaseConnection,
     placement: Option<&Placement>,
     tenants: &[Tenant],
-) -> Result<Vec<(Option<String>, Vec<Tenant>)>, String> {
-    match placement {
-        Some(p) => p.group(tenants).await.map_err(|e| e.to_string()),
-        None => Ok(vec![(None, tenants.to_vec())]),
+    work: F,
+) -> Result<Vec<PerDatabase<T>>, String>
+where
+    F: Fn(DatabaseConnection, bool, Vec<Tenant>) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let groups = match placement {
+        Some(p) => p.group(tenants).await.map_err(|e| e.to_string())?,
+        None => vec![(None, tenants.to_vec())],
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for (database, tenants) in groups {
+        if tenants.is_empty() {
+            continue;
+        }
+        let db = match (placement, database.as_deref()) {
+            (Some(p), Some(name)) => p.connection(Some(name)).await.map_err(|e| e.to_string()),
+            _ => Ok(default.clone()),
+        };
+        let result = match db {
+            Ok(db) => work(db, database.is_none(), tenants.clone()).await,
+            Err(e) => Err(e),
+        };
+        out.push(PerDatabase {
+            database,
+            tenants,
+            result,
+        });
     }
-}
-
-async fn connect(
-    placement: Option<&Placement>,
-    default: &DatabaseConnection,
-    database: Option<&str>,
-) -> Result<DatabaseConnection, String> {
-    match (placement, database) {
-        (Some(p), Some(name)) => p.connection(Some(name)).await.map_err(|e| e.to_string()),
-        _ => Ok(default.clone()),
-    }
+    Ok(out)
 }
 
 /// Brings `tenants` up to date, database by database, `jobs` tenants at a time per database.
@@ -66,31 +84,23 @@ pub async fn migrate<A: TenancyApp>(
     public: bool,
     on_done: impl Fn(&TenantOutcome),
 ) -> Result<Vec<PerDatabase<Report>>, String> {
-    let groups = groups(placement, tenants).await?;
-    let mut out = Vec::with_capacity(groups.len());
-    for (database, tenants) in groups {
-        if database.is_some() && tenants.is_empty() {
-            continue;
-        }
-        let result = async {
-            let db = connect(placement, default, database.as_deref()).await?;
-            if public && database.is_some() {
+    let on_done = &on_done;
+    each_database(
+        default,
+        placement,
+        tenants,
+        |db, is_default, tenants| async move {
+            if public && !is_default {
                 prepare_database(app, &db)
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            migrate_tenants(app, &db, &tenants, jobs, &on_done)
+            migrate_tenants(app, &db, &tenants, jobs, on_done)
                 .await
                 .map_err(|e| format!("cannot read tenant migration state: {e}"))
-        }
-        .await;
-        out.push(PerDatabase {
-            database,
-            tenants,
-            result,
-        });
-    }
-    Ok(out)
+        },
+    )
+    .await
 }
 
 /// The migration state of every tenant, database by database.
@@ -99,26 +109,12 @@ pub async fn status_all<A: TenancyApp>(
     placement: Option<&Placement>,
     tenants: &[Tenant],
 ) -> Result<Vec<PerDatabase<Vec<TenantStatus>>>, String> {
-    let groups = groups(placement, tenants).await?;
-    let mut out = Vec::with_capacity(groups.len());
-    for (database, tenants) in groups {
-        if tenants.is_empty() {
-            continue;
-        }
-        let result = async {
-            let db = connect(placement, default, database.as_deref()).await?;
-            status::<A::TenantMigrator, _>(&db, &tenants)
-                .await
-                .map_err(|e| format!("cannot read tenant migration state: {e}"))
-        }
-        .await;
-        out.push(PerDatabase {
-            database,
-            tenants,
-            result,
-        });
-    }
-    Ok(out)
+    each_database(default, placement, tenants, |db, _, tenants| async move {
+        status::<A::TenantMigrator, _>(&db, &tenants)
+            .await
+            .map_err(|e| format!("cannot read tenant migration state: {e}"))
+    })
+    .await
 }
 
 /// Undoes the last `steps` tenant migrations of each tenant, in its own database.
@@ -128,30 +124,13 @@ pub async fn rollback<A: TenancyApp>(
     tenants: &[Tenant],
     steps: u32,
 ) -> Result<Vec<PerDatabase<Vec<TenantOutcome>>>, String> {
-    let groups = groups(placement, tenants).await?;
-    let mut out = Vec::with_capacity(groups.len());
-    for (database, tenants) in groups {
-        if tenants.is_empty() {
-            continue;
+    each_database(default, placement, tenants, |db, _, tenants| async move {
+        let mut outcomes = Vec::with_capacity(tenants.len());
+        for tenant in tenants {
+            let result = rollback_tenant::<A::TenantMigrator>(&db, &tenant, steps).await;
+            outcomes.push(TenantOutcome { tenant, result });
         }
-        let result = async {
-            let db = connect(placement, default, database.as_deref()).await?;
-            let mut outcomes = Vec::with_capacity(tenants.len());
-            for tenant in &tenants {
-                let result = rollback_tenant::<A::TenantMigrator>(&db, tenant, steps).await;
-                outcomes.push(TenantOutcome {
-                    tenant: tenant.clone(),
-                    result,
-                });
-            }
-            Ok(outcomes)
-        }
-        .await;
-        out.push(PerDatabase {
-            database,
-            tenants,
-            result,
-        });
-    }
-    Ok(out)
+        Ok(outcomes)
+    })
+    .await
 }
