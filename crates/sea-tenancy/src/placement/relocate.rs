@@ -9,7 +9,8 @@
 //! 3. In the target, one transaction receives the rows with binary `COPY` — the global rows the
 //!    tenant's data references first, then its tables parents-first — sets its sequences, and
 //!    compares the row count of every table with the source's. Any difference rolls it back.
-//! 4. The catalog switches to the target; then the source is fenced — its schema renamed (or
+//! 4. The catalog switches to the target (in the source's transaction when the source is the
+//!    default database, so switch and fence commit together); then the source is fenced — its schema renamed (or
 //!    dropped with `drop_source`), the tenant recorded as moved so a process still routing it
 //!    there gets an error, not a silent write — and its locks released.
 //!
@@ -259,27 +260,43 @@ pub async fn move_tenant<A: TenancyApp>(
     };
     let report_tables = std::mem::take(&mut source.tables);
     let referenced = std::mem::take(&mut source.referenced);
-    // The switch: from here on the tenant lives in `to`.
-    if let Err(e) = catalog::assign(placement.default_db(), tenant, to).await {
-        let _ = rollback(&mut source.conn).await;
-        source.conn.close_on_drop();
-        remove_copy(&dst, tenant, &source.attribute).await;
-        return Err(MoveError::Failed {
+    let fate = if from.is_none() {
+        // The source is the default database: switch the catalog and fence the source in one
+        // transaction, so the two cannot disagree.
+        match copy.fence(&mut source, drop_source, true).await {
+            Ok(fate) => fate,
+            Err(e) => {
+                source.conn.close_on_drop();
+                remove_copy(&dst, tenant, &source.attribute).await;
+                return Err(MoveError::Failed {
+                    tenant: tenant.schema().to_owned(),
+                    reason: format!("switching the catalog and fencing the source: {e}"),
+                });
+            }
+        }
+    } else {
+        // The switch: from here on the tenant lives in `to`.
+        if let Err(e) = catalog::assign(placement.default_db(), tenant, to).await {
+            let _ = rollback(&mut source.conn).await;
+            source.conn.close_on_drop();
+            remove_copy(&dst, tenant, &source.attribute).await;
+            return Err(MoveError::Failed {
+                tenant: tenant.schema().to_owned(),
+                reason: format!("switching the catalog: {e}"),
+            });
+        }
+        let fenced = copy.fence(&mut source, drop_source, false).await;
+        if fenced.is_err() {
+            source.conn.close_on_drop();
+        }
+        fenced.map_err(|e| MoveError::FenceFailed {
             tenant: tenant.schema().to_owned(),
-            reason: format!("switching the catalog: {e}"),
-        });
-    }
+            from: from_name.clone(),
+            to: to.to_owned(),
+            reason: e.to_string(),
+        })?
+    };
     placement.invalidate(tenant);
-    let fenced = copy.fence(&mut source, drop_source).await;
-    if fenced.is_err() {
-        source.conn.close_on_drop();
-    }
-    let fate = fenced.map_err(|e| MoveError::FenceFailed {
-        tenant: tenant.schema().to_owned(),
-        from: from_name.clone(),
-        to: to.to_owned(),
-        reason: e.to_string(),
-    })?;
     Ok(MoveReport {
         from: from_name,
         to: to.to_owned(),
@@ -742,13 +759,26 @@ impl Copy<'_> {
         Ok(())
     }
 
-    /// Step 4, source side: record the move, rename or drop what is left, release the locks.
+    /// Step 4, source side: record the move, rename or drop what is left, release the locks;
+    /// with `switch` (the source is the default database), switch the catalog in the same
+    /// transaction.
     async fn fence(
         &self,
         source: &mut Source,
         drop_source: bool,
+        switch: bool,
     ) -> Result<SourceFate, sqlx::Error> {
         let s = &mut source.conn;
+        if switch {
+            sqlx::query(
+                "INSERT INTO public.sea_tenancy_tenant_databases (tenant, database) VALUES ($1, $2)
+                 ON CONFLICT (tenant) DO UPDATE SET database = EXCLUDED.database",
+            )
+            .bind(self.tenant.schema())
+            .bind(self.to)
+            .execute(&mut **s)
+            .await?;
+        }
         let fate = if drop_source {
             SourceFate::Dropped
         } else {
