@@ -366,6 +366,14 @@ async fn tenants_move_round_trip_keeps_rows_and_foreign_keys() {
     let fk_count = scalar(&raw, fks).await;
     assert!(fk_count >= 2, "posts → users and comments → posts");
 
+    // A tenant transaction open (not yet written): refused, it could still write.
+    let open = db.with_tenant(moving.clone()).begin().await.unwrap();
+    let err = run_cli(url, &["tenants", "move", "org_1", "--to", "a"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("transaction of the tenant is open"), "{err}");
+    open.rollback().await.unwrap();
+
     // Being written: refused at once, nothing moved.
     let writer = raw.begin().await.unwrap();
     writer

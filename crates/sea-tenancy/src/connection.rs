@@ -19,7 +19,7 @@ use sea_orm::{
     ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
     TransactionSession, TransactionTrait,
 };
-use tokio::sync::{OnceCell, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::TenancyError;
 use crate::placement::{Placement, is_misplaced};
@@ -52,8 +52,9 @@ struct Shared {
     app_role: Option<String>,
     /// Where tenants live, when some live in databases of their own.
     placement: Option<Placement>,
-    /// Whether the login role bypasses row-level security; asked once.
-    bypasses_rls: OnceCell<Option<String>>,
+    /// Whether the login role bypasses row-level security (`Some(role)`), asked once per
+    /// database (`None`: the default database): each may log in as another role.
+    bypasses_rls: std::sync::Mutex<std::collections::HashMap<Option<Arc<str>>, Option<String>>>,
 }
 
 impl Tenancy {
@@ -79,7 +80,7 @@ impl Tenancy {
                 registry,
                 app_role,
                 placement,
-                bypasses_rls: OnceCell::new(),
+                bypasses_rls: Default::default(),
             }),
         }
     }
@@ -150,30 +151,49 @@ impl Shared {
         &self,
         txn: DatabaseTransaction,
         tenant: &Tenant,
+        database: Option<&Arc<str>>,
     ) -> Result<DatabaseTransaction, DbErr> {
         if self.app_role.is_none() && self.registry()?.has_attribute_tables() {
-            let bypassing = self
+            let known = self
                 .bypasses_rls
-                .get_or_try_init(|| async {
-                    let row = txn
-                        .query_one_raw(Statement::from_string(
-                            DbBackend::Postgres,
-                            "SELECT current_user::text AS role, (rolsuper OR rolbypassrls) AS bypass FROM pg_roles WHERE rolname = current_user",
-                        ))
-                        .await?;
-                    let Some(row) = row else { return Ok::<_, DbErr>(None) };
-                    let bypass: bool = row.try_get("", "bypass")?;
-                    bypass.then(|| row.try_get::<String>("", "role")).transpose()
-                })
-                .await?;
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&database.cloned())
+                .cloned();
+            let bypassing = match known {
+                Some(answer) => answer,
+                None => {
+                    let answer = bypassing_role(&txn).await?;
+                    self.bypasses_rls
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(database.cloned(), answer.clone());
+                    answer
+                }
+            };
             if let Some(role) = bypassing {
-                return Err(TenancyError::RlsBypassed { role: role.clone() }.into());
+                return Err(TenancyError::RlsBypassed { role }.into());
             }
         }
         let fenced = self.placement.is_some();
         session::enter(&txn, tenant, self.app_role.as_deref(), fenced).await?;
         Ok(txn)
     }
+}
+
+/// The login role, if it bypasses row-level security (superuser or `BYPASSRLS`).
+async fn bypassing_role(txn: &DatabaseTransaction) -> Result<Option<String>, DbErr> {
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS role, (rolsuper OR rolbypassrls) AS bypass FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let bypass: bool = row.try_get("", "bypass")?;
+    bypass
+        .then(|| row.try_get::<String>("", "role"))
+        .transpose()
 }
 
 /// A connection scoped to one tenant. Cheap to clone; create one per request or task.
@@ -225,7 +245,12 @@ impl TenantConnection {
             let attempt = op.clone();
             let result = if needs_session {
                 match self
-                    .enter_on(&target.db, TransactionOptions::default(), None)
+                    .enter_on(
+                        &target.db,
+                        target.database.as_ref(),
+                        TransactionOptions::default(),
+                        None,
+                    )
                     .await
                 {
                     Ok(txn) => match attempt.run(&txn.txn).await {
@@ -263,12 +288,17 @@ impl TenantConnection {
     async fn enter_on(
         &self,
         db: &DatabaseConnection,
+        database: Option<&Arc<str>>,
         options: TransactionOptions,
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<TenantTransaction, DbErr> {
         let txn = self
             .shared
-            .enter(db.begin_with_options(options).await?, &self.tenant)
+            .enter(
+                db.begin_with_options(options).await?,
+                &self.tenant,
+                database,
+            )
             .await?;
         Ok(TenantTransaction {
             shared: self.shared.clone(),
@@ -281,12 +311,15 @@ impl TenantConnection {
     /// Begins a tenant transaction in the tenant's database.
     async fn open(&self, options: TransactionOptions) -> Result<TenantTransaction, DbErr> {
         let Some(placement) = &self.shared.placement else {
-            return self.enter_on(&self.shared.db, options, None).await;
+            return self.enter_on(&self.shared.db, None, options, None).await;
         };
         let mut retried = false;
         loop {
             let target = placement.target(&self.tenant).await?;
-            match self.enter_on(&target.db, options, None).await {
+            match self
+                .enter_on(&target.db, target.database.as_ref(), options, None)
+                .await
+            {
                 Err(e) if !retried && is_misplaced(&e) => {
                     if !self.moved_since(placement, &target).await? {
                         return Err(e);

@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS public.sea_tenancy_key_ranges (
 /// Installs, in a database that holds tenants, the fence a move leaves behind: a table of
 /// tenants that moved away and the function tenant transactions call to refuse them, so that a
 /// process still routing a moved tenant here gets an error instead of writing to the old place.
+/// The function also holds a shared advisory lock for the transaction, which `tenants move`
+/// takes exclusively: moves and tenant transactions exclude each other.
 pub async fn install_fence<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     db.execute_unprepared(FENCE_SQL).await?;
     Ok(())
@@ -86,6 +88,12 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'sea-tenancy: tenant % has moved to database %', t, target
             USING ERRCODE = 'ST001', HINT = 'the catalog routes it there; refresh the placement cache';
+    END IF;
+    -- Held shared for the transaction: `tenants move` takes it exclusively, so a move never
+    -- starts while a tenant transaction that could still write is open, and none starts during one.
+    IF NOT pg_try_advisory_xact_lock_shared(hashtextextended('sea_tenancy_move:' || t, 0)) THEN
+        RAISE EXCEPTION 'sea-tenancy: tenant % is being moved to another database right now', t
+            USING ERRCODE = 'ST002', HINT = 'retry in a moment';
     END IF;
     RETURN true;
 END $fn$;";

@@ -75,6 +75,16 @@ pub enum PlacementError {
         /// Its end.
         end: i64,
     },
+    /// Every connection [`PoolLimits::total`] allows is in use and none came free in time.
+    #[error(
+        "sea-tenancy: all {total} connections to tenant databases stayed in use for {waited:?}; raise `PoolLimits::total` or keep fewer tenant transactions open at once"
+    )]
+    Exhausted {
+        /// The limit.
+        total: u32,
+        /// How long the statement waited.
+        waited: Duration,
+    },
     /// A connection URL was refused.
     #[error("sea-tenancy: {0}")]
     Url(#[from] UrlError),
@@ -371,12 +381,14 @@ impl Placement {
             });
         };
         let db = self.connection(Some(&name)).await?;
-        let permit = self
-            .inner
-            .in_use
-            .clone()
-            .acquire_owned()
+        // Bounded like a pool's acquire: all permits held by open transactions must not hang.
+        let wait = self.inner.limits.connect_timeout * 6;
+        let permit = tokio::time::timeout(wait, self.inner.in_use.clone().acquire_owned())
             .await
+            .map_err(|_| PlacementError::Exhausted {
+                total: self.inner.limits.total,
+                waited: wait,
+            })?
             .expect("the semaphore is never closed");
         Ok(Target {
             database,

@@ -127,7 +127,7 @@ pub enum MoveError {
     },
     /// The copy is complete and routed to, but the source could not be fenced.
     #[error(
-        "sea-tenancy: tenant `{tenant}` now lives in `{to}` (copied and verified, the catalog routes it there), but fencing its old copy in `{from}` failed: {reason}; that copy is intact: drop schema `{tenant}` and its attribute rows there by hand"
+        "sea-tenancy: tenant `{tenant}` now lives in `{to}` (copied and verified, the catalog routes it there), but fencing its old copy in `{from}` failed: {reason}; that copy is intact and processes with a stale cache may still write to it for up to the cache's lifetime: compare it with the new copy before removing it by hand"
     )]
     FenceFailed {
         /// The tenant.
@@ -362,6 +362,8 @@ impl Copy<'_> {
         d: &mut Conn,
     ) -> Result<(Vec<Item>, Vec<Item>, Vec<(String, u64)>, Vec<(String, u64)>), MoveError> {
         let enter = "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || $1, 0)), set_config('sea_tenancy.tenant', $2, true), set_config('sea_tenancy.provisioning', 'on', true)";
+        // Tenant transactions of processes using a placement hold this lock shared (see
+        // `catalog::install_fence`): one in flight might still write after the copy.
         for conn in [&mut *s, &mut *d] {
             exec(conn, "BEGIN".to_owned())
                 .await
@@ -372,6 +374,21 @@ impl Copy<'_> {
                 .execute(&mut **conn)
                 .await
                 .map_err(|e| self.failed(e))?;
+        }
+        // Tenant transactions of processes using a placement hold this lock shared (see
+        // `catalog::install_fence`): one in flight might still write after the copy.
+        let in_flight: bool = sqlx::query_scalar(
+            "SELECT NOT pg_try_advisory_xact_lock(hashtextextended('sea_tenancy_move:' || $1, 0))",
+        )
+        .bind(self.tenant.schema())
+        .fetch_one(&mut **s)
+        .await
+        .map_err(|e| self.failed(e))?;
+        if in_flight {
+            return Err(MoveError::Busy {
+                tenant: self.tenant.schema().to_owned(),
+                detail: "a transaction of the tenant is open".to_owned(),
+            });
         }
         let (items, attribute) = self.items(s).await?;
         self.lock(s, &items).await?;
@@ -861,8 +878,12 @@ async fn remove_copy(dst: &DatabaseConnection, tenant: &Tenant, attribute: &[Ite
     }
 }
 
+/// A connection of its own for the move. It is closed, not returned to the pool, when dropped:
+/// a move cancelled mid-way (a dropped future) must not hand its open transaction, locks and
+/// settings to the next borrower.
 async fn acquire(db: &DatabaseConnection, name: &str) -> Result<Conn, MoveError> {
-    db.get_postgres_connection_pool()
+    let mut conn = db
+        .get_postgres_connection_pool()
         .acquire()
         .await
         .map_err(|e| {
@@ -870,7 +891,9 @@ async fn acquire(db: &DatabaseConnection, name: &str) -> Result<Conn, MoveError>
                 database: name.to_owned(),
                 reason: super::mask(&e.to_string()),
             })
-        })
+        })?;
+    conn.close_on_drop();
+    Ok(conn)
 }
 
 async fn exec(conn: &mut Conn, sql: String) -> Result<(), sqlx::Error> {

@@ -99,17 +99,24 @@ pub fn mask(text: &str) -> String {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let authority_end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match (authority.rfind('@'), authority.find(':')) {
+        // The password may hold `/`, `?`, `#` (unencoded): the user info ends at the last `@`
+        // before the next whitespace.
+        let word_end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let word = &tail[..word_end];
+        match (word.rfind('@'), word.find(':')) {
             (Some(at), Some(colon)) if colon < at => {
-                out.push_str(&authority[..colon]);
+                out.push_str(&word[..colon]);
                 out.push_str(":***");
-                out.push_str(&authority[at..]);
+                rest = &tail[at..];
             }
-            _ => out.push_str(authority),
+            _ => rest = tail,
         }
-        rest = &tail[authority_end..];
+        // Copy up to the next URL (or the end) unchanged.
+        let next = rest.find("://").map_or(rest.len(), |j| {
+            rest[..j].rfind(char::is_whitespace).map_or(0, |k| k + 1)
+        });
+        out.push_str(&rest[..next]);
+        rest = &rest[next..];
     }
     out.push_str(rest);
     mask_param(&out)
