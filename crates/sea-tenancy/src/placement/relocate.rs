@@ -9,10 +9,11 @@
 //! 3. In the target, one transaction receives the rows with binary `COPY` — the global rows the
 //!    tenant's data references first, then its tables parents-first — sets its sequences, and
 //!    compares the row count of every table with the source's. Any difference rolls it back.
-//! 4. The catalog switches to the target (in the source's transaction when the source is the
-//!    default database, so switch and fence commit together); then the source is fenced — its schema renamed (or
-//!    dropped with `drop_source`), the tenant recorded as moved so a process still routing it
-//!    there gets an error, not a silent write — and its locks released.
+//! 4. The source is fenced — its schema renamed (or dropped with `drop_source`), the tenant
+//!    recorded as moved so a process still routing it there gets an error, not a silent write —
+//!    and the catalog switches to the target: in one transaction when the source is the default
+//!    database, else fence first, so a failure in between leaves the tenant refused everywhere
+//!    (never written in two places) until `databases assign` finishes the move.
 //!
 //! A failure before step 4 leaves the source untouched and removes the copy. Attribute tables
 //! are shared, so their locks hold every tenant's writes to them for the copy's duration.
@@ -125,11 +126,12 @@ pub enum MoveError {
         /// Rows in the target.
         target_rows: i64,
     },
-    /// The copy is complete and routed to, but the source could not be fenced.
+    /// The copy is complete and verified and the source fenced, but the catalog switch failed:
+    /// the tenant is refused everywhere until `databases assign` finishes the move.
     #[error(
-        "sea-tenancy: tenant `{tenant}` now lives in `{to}` (copied and verified, the catalog routes it there), but fencing its old copy in `{from}` failed: {reason}; that copy is intact and processes with a stale cache may still write to it for up to the cache's lifetime: compare it with the new copy before removing it by hand"
+        "sea-tenancy: tenant `{tenant}` was copied to `{to}` and verified, and its old copy in `{from}` is fenced, but switching the catalog failed: {reason}; it is unreachable until you finish the move with `databases assign {tenant} {to}`"
     )]
-    FenceFailed {
+    SwitchFailed {
         /// The tenant.
         tenant: String,
         /// The source database.
@@ -260,42 +262,62 @@ pub async fn move_tenant<A: TenancyApp>(
     };
     let report_tables = std::mem::take(&mut source.tables);
     let referenced = std::mem::take(&mut source.referenced);
-    let fate = if from.is_none() {
+    let fate = if drop_source {
+        SourceFate::Dropped
+    } else {
+        SourceFate::Kept {
+            fenced_schema: fenced_name(tenant),
+        }
+    };
+    if from.is_none() {
         // The source is the default database: switch the catalog and fence the source in one
         // transaction, so the two cannot disagree.
-        match copy.fence(&mut source, drop_source, true).await {
-            Ok(fate) => fate,
-            Err(e) => {
-                source.conn.close_on_drop();
-                remove_copy(&dst, tenant, &source.attribute).await;
-                return Err(MoveError::Failed {
-                    tenant: tenant.schema().to_owned(),
-                    reason: format!("switching the catalog and fencing the source: {e}"),
-                });
+        if let Err(e) = copy.fence(&mut source, &fate, true).await {
+            source.conn.close_on_drop();
+            // A connection lost after COMMIT was sent leaves the outcome unknown: the catalog
+            // tells. Only a move that did not happen may remove its copy.
+            let routed =
+                catalog::lookup(placement.default_db(), std::slice::from_ref(tenant)).await;
+            match routed {
+                Ok(found) if found[0].as_deref() == Some(to) => {}
+                Ok(_) => {
+                    remove_copy(&dst, tenant, &source.attribute).await;
+                    return Err(MoveError::Failed {
+                        tenant: tenant.schema().to_owned(),
+                        reason: format!("switching the catalog and fencing the source: {e}"),
+                    });
+                }
+                Err(check) => {
+                    return Err(MoveError::Failed {
+                        tenant: tenant.schema().to_owned(),
+                        reason: format!(
+                            "switching the catalog and fencing the source: {e}; whether it committed is unknown ({check}): `databases list` and `status` tell, and the copy in `{to}` was kept"
+                        ),
+                    });
+                }
             }
         }
     } else {
-        // The switch: from here on the tenant lives in `to`.
-        if let Err(e) = catalog::assign(placement.default_db(), tenant, to).await {
-            let _ = rollback(&mut source.conn).await;
+        // Fence first, switch second: a failure in between leaves the tenant refused everywhere
+        // (never written in two places), and one command finishes the move.
+        let fenced = copy.fence(&mut source, &fate, false).await;
+        if let Err(e) = fenced {
             source.conn.close_on_drop();
             remove_copy(&dst, tenant, &source.attribute).await;
             return Err(MoveError::Failed {
                 tenant: tenant.schema().to_owned(),
-                reason: format!("switching the catalog: {e}"),
+                reason: format!("fencing the source: {e}"),
             });
         }
-        let fenced = copy.fence(&mut source, drop_source, false).await;
-        if fenced.is_err() {
-            source.conn.close_on_drop();
+        if let Err(e) = catalog::assign(placement.default_db(), tenant, to).await {
+            return Err(MoveError::SwitchFailed {
+                tenant: tenant.schema().to_owned(),
+                from: from_name.clone(),
+                to: to.to_owned(),
+                reason: e.to_string(),
+            });
         }
-        fenced.map_err(|e| MoveError::FenceFailed {
-            tenant: tenant.schema().to_owned(),
-            from: from_name.clone(),
-            to: to.to_owned(),
-            reason: e.to_string(),
-        })?
-    };
+    }
     placement.invalidate(tenant);
     Ok(MoveReport {
         from: from_name,
@@ -782,9 +804,9 @@ impl Copy<'_> {
     async fn fence(
         &self,
         source: &mut Source,
-        drop_source: bool,
+        fate: &SourceFate,
         switch: bool,
-    ) -> Result<SourceFate, sqlx::Error> {
+    ) -> Result<(), sqlx::Error> {
         let s = &mut source.conn;
         if switch {
             sqlx::query(
@@ -796,14 +818,7 @@ impl Copy<'_> {
             .execute(&mut **s)
             .await?;
         }
-        let fate = if drop_source {
-            SourceFate::Dropped
-        } else {
-            SourceFate::Kept {
-                fenced_schema: fenced_name(self.tenant),
-            }
-        };
-        let fenced = match &fate {
+        let fenced = match fate {
             SourceFate::Kept { fenced_schema } => Some(fenced_schema.clone()),
             SourceFate::Dropped => None,
         };
@@ -824,7 +839,7 @@ impl Copy<'_> {
             ),
             None => format!("DROP SCHEMA {} CASCADE;\n", self.tenant.quoted_schema()),
         };
-        if drop_source {
+        if fenced.is_none() {
             for item in &source.attribute {
                 sql.push_str(&format!(
                     "DELETE FROM {} t{};\n",
@@ -837,7 +852,7 @@ impl Copy<'_> {
         sql.push_str(";\nCOMMIT");
         exec(s, sql).await?;
         let _ = &source.items;
-        Ok(fate)
+        Ok(())
     }
 }
 
@@ -901,10 +916,6 @@ async fn exec(conn: &mut Conn, sql: String) -> Result<(), sqlx::Error> {
         .execute(&mut **conn)
         .await?;
     Ok(())
-}
-
-async fn rollback(conn: &mut Conn) -> Result<(), sqlx::Error> {
-    exec(conn, "ROLLBACK".to_owned()).await
 }
 
 async fn count(conn: &mut Conn, item: &Item) -> Result<i64, sqlx::Error> {
