@@ -249,6 +249,20 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
     assert!(has_schema(&b, "org_3").await && has_schema(&b, "org_4").await);
     assert!(has_schema(&far, "org_5").await && !has_schema(&far, "org_1").await);
     assert_eq!(scalar(&a, "SELECT count(*) FROM org_2.posts").await, 2);
+    // Re-pointing a database that holds tenants needs --force.
+    let err = run_cli(url, &["databases", "add", "b", "--url", &a_url])
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("already holds tenants") && !err.contains("hunter2"),
+        "{err}"
+    );
+    assert!(
+        run_cli(url, &["databases", "add", "b", "--url", db_b.url()])
+            .await
+            .unwrap(),
+        "the same URL again is fine"
+    );
     // A schema-only tenant created by hand lands where it is listed; re-listing it is refused.
     assert!(
         run_cli(url, &["databases", "assign", "org_77", "b"])
@@ -309,7 +323,7 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
     drop(placement);
     let gone = "postgres://postgres:hunter2@127.0.0.1:1/gone";
     assert!(
-        run_cli(url, &["databases", "add", "far", "--url", gone])
+        run_cli(url, &["databases", "add", "far", "--url", gone, "--force"])
             .await
             .unwrap()
     );

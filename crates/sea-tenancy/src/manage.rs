@@ -148,6 +148,7 @@ where
         }
         rename_schema(&txn, &old, &new).await?;
         mirror::rename(&txn, &old, &new).await?;
+        crate::placement::catalog::rename_tenant(&txn, &old, &new).await?;
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;

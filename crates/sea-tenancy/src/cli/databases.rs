@@ -20,6 +20,10 @@ pub enum DatabasesCommand {
         /// supplies it (`TenancyApp::databases`).
         #[arg(long, env = "SEA_TENANCY_ADD_URL", hide_env_values = true)]
         url: Option<String>,
+        /// Change the URL of a database that already holds tenants (the same data at a new
+        /// address); running app processes keep their pools to the old one until restarted.
+        #[arg(long)]
+        force: bool,
     },
     /// Map the integer tenant keys START..END (END exclusive) to a database.
     Range {
@@ -73,12 +77,24 @@ pub(super) async fn execute<A: TenancyApp>(
                 );
             }
         }
-        DatabasesCommand::Add { name, url } => {
+        DatabasesCommand::Add { name, url, force } => {
             let url = url
                 .map(DatabaseUrl::new)
                 .transpose()
                 .map_err(|e| e.to_string())?;
             catalog::install(db).await.map_err(|e| e.to_string())?;
+            let existing = catalog::databases(db).await.map_err(err)?;
+            if let Some(entry) = existing.iter().find(|e| e.name == name)
+                && entry.url != url
+                && (entry.listed > 0 || !entry.ranges.is_empty())
+                && !force
+            {
+                return Err(format!(
+                    "database `{name}` already holds tenants ({} listed, {} key range(s)); a new URL re-routes them to whatever it points at: pass --force if it is the same data at a new address, then restart the app's processes (their pools keep the old one)",
+                    entry.listed,
+                    entry.ranges.len()
+                ));
+            }
             catalog::add_database(db, &name, url.as_ref())
                 .await
                 .map_err(err)?;
@@ -120,8 +136,77 @@ pub(super) async fn execute<A: TenancyApp>(
     Ok(true)
 }
 
-/// Re-mapping a tenant that already has a schema would route it to an empty place: refuse and
-/// point at `tenants move`.
+/// The tenants of `tenants` with rows in an attribute table of `db`, leftovers of a move away
+/// (fenced) excepted.
+async fn with_attribute_rows(
+    db: &DatabaseConnection,
+    tenants: &[Tenant],
+) -> Result<Vec<String>, String> {
+    let registry = crate::registry::Registry::global().map_err(|e| e.to_string())?;
+    let keys: Vec<String> = tenants.iter().map(|t| t.key().to_owned()).collect();
+    let mut found = Vec::new();
+    for (table, info) in registry.tables() {
+        let crate::registry::Strategy::Attribute { column } = info.strategy else {
+            continue;
+        };
+        let t = crate::tenant::quote_ident(table);
+        let c = crate::tenant::quote_ident(column);
+        let sql =
+            format!("SELECT DISTINCT {c}::text AS key FROM public.{t} WHERE {c}::text = ANY($1)");
+        let present = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL AS present",
+                [table.into()],
+            ))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| r.try_get::<bool>("", "present"))
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or(false);
+        if !present {
+            continue;
+        }
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [keys.clone().into()],
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        for row in rows {
+            let key: String = row.try_get("", "key").map_err(|e| e.to_string())?;
+            for t in tenants.iter().filter(|t| t.key() == key) {
+                if !found.contains(&t.schema().to_owned()) {
+                    found.push(t.schema().to_owned());
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let fenced = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT tenant FROM public.sea_tenancy_moved WHERE tenant = ANY($1)",
+            [found.clone().into()],
+        ))
+        .await
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r.try_get::<String>("", "tenant").ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    found.retain(|t| !fenced.contains(t));
+    Ok(found)
+}
+
+/// Re-mapping a tenant that already has a schema (or attribute rows) would route it to an empty
+/// place: refuse and point at `tenants move`.
 async fn refuse_existing(
     placement: &Placement,
     tenants: &[Tenant],
@@ -150,6 +235,13 @@ async fn refuse_existing(
         for row in rows {
             let name: String = row.try_get("", "name").map_err(|e| e.to_string())?;
             living.push(format!("{name} (in {here})"));
+        }
+        // Tenants without a schema may still have rows in attribute tables.
+        for name in with_attribute_rows(&db, &tenants).await? {
+            let entry = format!("{name} (in {here})");
+            if !living.contains(&entry) {
+                living.push(entry);
+            }
         }
     }
     if living.is_empty() {

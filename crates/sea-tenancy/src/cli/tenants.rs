@@ -114,6 +114,9 @@ pub(super) async fn execute<A: TenancyApp>(
             .await
             .map_err(|e| format!("cannot rename `{old}` to `{new}`: {e}"))?;
             mirror::rename(&txn, &old, &new).await.map_err(db_err)?;
+            crate::placement::catalog::rename_tenant(&txn, &old, &new)
+                .await
+                .map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             println!("{old}: renamed to {new}");
         }

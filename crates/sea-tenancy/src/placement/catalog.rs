@@ -179,6 +179,27 @@ pub async fn unassign<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<(),
     Ok(())
 }
 
+/// Carries `old`'s list entry over to `new` (a renamed tenant keeps its place). Does nothing
+/// when the catalog is not installed.
+pub(crate) async fn rename_tenant<C: ConnectionTrait>(
+    db: &C,
+    old: &Tenant,
+    new: &Tenant,
+) -> Result<(), DbErr> {
+    // Both names are validated tenant names (`[a-z0-9_]`): safe as literals.
+    db.execute_unprepared(&format!(
+        "DO $sea_tenancy$ BEGIN
+           IF to_regclass('public.sea_tenancy_tenant_databases') IS NOT NULL THEN
+             UPDATE public.sea_tenancy_tenant_databases SET tenant = '{}' WHERE tenant = '{}';
+           END IF;
+         END $sea_tenancy$",
+        new.schema(),
+        old.schema()
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Maps the integer tenant keys `start..end` (start inclusive, end exclusive) to `database`.
 /// A range overlapping an existing one is refused.
 pub async fn add_range<C: ConnectionTrait>(
