@@ -275,6 +275,31 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
             .unwrap()
     );
     assert!(has_schema(&b, "org_77").await && !has_schema(&raw, "org_77").await);
+    // A renamed tenant keeps its list entry.
+    assert!(
+        run_cli(url, &["databases", "assign", "org_88", "default"])
+            .await
+            .unwrap()
+    );
+    assert!(
+        run_cli(url, &["tenants", "create", "org_88"])
+            .await
+            .unwrap()
+    );
+    assert!(
+        run_cli(url, &["tenants", "rename", "org_88", "org_89"])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        scalar(
+            &raw,
+            "SELECT count(*) FROM sea_tenancy_tenant_databases WHERE tenant = 'org_89' AND database = 'default'"
+        )
+        .await,
+        1
+    );
+    assert!(run_cli(url, &["tenants", "list"]).await.unwrap());
     let err = run_cli(url, &["databases", "assign", "org_77", "a"])
         .await
         .unwrap_err();

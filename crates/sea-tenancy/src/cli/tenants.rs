@@ -18,7 +18,7 @@ use crate::tenant::Tenant;
 /// `tenants` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
-    /// List every tenant (schema and key).
+    /// List every tenant: schema, key and, with a catalog, its database.
     List,
     /// Create a tenant schema and apply every tenant migration in it.
     Create {
@@ -61,8 +61,23 @@ pub(super) async fn execute<A: TenancyApp>(
 ) -> Result<bool, String> {
     match command {
         TenantsCommand::List => {
-            for tenant in super::all(app, db).await? {
-                println!("{}\t{}", tenant.schema(), tenant.key());
+            let all = super::all(app, db).await?;
+            match super::placement(app, db).await? {
+                // With a catalog: where each tenant lives, too.
+                Some(placement) => {
+                    let groups = placement.group(&all).await.map_err(|e| e.to_string())?;
+                    for (database, tenants) in groups {
+                        let name = database.as_deref().unwrap_or(DEFAULT_DATABASE);
+                        for tenant in tenants {
+                            println!("{}\t{}\t{name}", tenant.schema(), tenant.key());
+                        }
+                    }
+                }
+                None => {
+                    for tenant in all {
+                        println!("{}\t{}", tenant.schema(), tenant.key());
+                    }
+                }
             }
         }
         TenantsCommand::Create { name } => {
