@@ -22,7 +22,7 @@ use sea_orm::{
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::TenancyError;
-use crate::placement::{Placement, is_misplaced};
+use crate::placement::{Placement, Target, is_misplaced};
 use crate::registry::{Registry, RegistryError};
 use crate::route::{check_without_tenant, route_for_tenant};
 use crate::session;
@@ -230,41 +230,45 @@ impl TenantConnection {
         Ok(out)
     }
 
-    /// Runs `op` in the tenant's database. A tenant moved since the cache was filled is refused
-    /// by its old database (the move fence, or its schema gone): the catalog is asked again and,
-    /// if it now says elsewhere, the statement runs there.
+    /// Runs `op` in the tenant's database (in a tenant transaction when it needs the session).
     async fn run_placed<O: Op>(
         &self,
         placement: &Placement,
         op: O,
         needs_session: bool,
     ) -> Result<O::Out, DbErr> {
+        self.on_target(placement, |target| {
+            let op = op.clone();
+            async move {
+                if !needs_session {
+                    // `target` (and its share of the connection limit) lives until the end.
+                    return op.run(&target.db).await;
+                }
+                let txn = self.begin_on(target, TransactionOptions::default()).await?;
+                let out = op.run(&txn.txn).await?;
+                txn.commit().await?;
+                Ok(out)
+            }
+        })
+        .await
+    }
+
+    /// Runs `work` against the tenant's database. A tenant moved since the cache was filled is
+    /// refused by its old database (the move fence, or its schema gone): the catalog is asked
+    /// again and, if it now says elsewhere, `work` runs once more, there.
+    async fn on_target<T, F, Fut>(&self, placement: &Placement, mut work: F) -> Result<T, DbErr>
+    where
+        F: FnMut(Target) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
         let mut retried = false;
         loop {
             let target = placement.target(&self.tenant).await?;
-            let attempt = op.clone();
-            let result = if needs_session {
-                match self
-                    .enter_on(
-                        &target.db,
-                        target.database.as_ref(),
-                        TransactionOptions::default(),
-                        None,
-                    )
-                    .await
-                {
-                    Ok(txn) => match attempt.run(&txn.txn).await {
-                        Ok(out) => txn.commit().await.map(|()| out),
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
-                }
-            } else {
-                attempt.run(&target.db).await
-            };
-            match result {
+            let database = target.database.clone();
+            match work(target).await {
                 Err(e) if !retried && is_misplaced(&e) => {
-                    if !self.moved_since(placement, &target).await? {
+                    placement.invalidate(&self.tenant);
+                    if placement.database_of(&self.tenant).await? == database {
                         return Err(e);
                     }
                     retried = true;
@@ -274,23 +278,12 @@ impl TenantConnection {
         }
     }
 
-    /// Whether the catalog places the tenant elsewhere than `target` now (cache refreshed).
-    async fn moved_since(
-        &self,
-        placement: &Placement,
-        target: &crate::placement::Target,
-    ) -> Result<bool, DbErr> {
-        placement.invalidate(&self.tenant);
-        Ok(placement.database_of(&self.tenant).await? != target.database)
-    }
-
     /// Begins a tenant transaction on `db` and sets the tenant's session in it.
     async fn enter_on(
         &self,
         db: &DatabaseConnection,
         database: Option<&Arc<str>>,
         options: TransactionOptions,
-        permit: Option<OwnedSemaphorePermit>,
     ) -> Result<TenantTransaction, DbErr> {
         let txn = self
             .shared
@@ -304,33 +297,30 @@ impl TenantConnection {
             shared: self.shared.clone(),
             tenant: self.tenant.clone(),
             txn,
-            _permit: permit,
+            _permit: None,
         })
+    }
+
+    /// Begins a tenant transaction on `target`, holding its share of the connection limit.
+    async fn begin_on(
+        &self,
+        target: Target,
+        options: TransactionOptions,
+    ) -> Result<TenantTransaction, DbErr> {
+        let mut txn = self
+            .enter_on(&target.db, target.database.as_ref(), options)
+            .await?;
+        txn._permit = target.permit;
+        Ok(txn)
     }
 
     /// Begins a tenant transaction in the tenant's database.
     async fn open(&self, options: TransactionOptions) -> Result<TenantTransaction, DbErr> {
-        let Some(placement) = &self.shared.placement else {
-            return self.enter_on(&self.shared.db, None, options, None).await;
-        };
-        let mut retried = false;
-        loop {
-            let target = placement.target(&self.tenant).await?;
-            match self
-                .enter_on(&target.db, target.database.as_ref(), options, None)
-                .await
-            {
-                Err(e) if !retried && is_misplaced(&e) => {
-                    if !self.moved_since(placement, &target).await? {
-                        return Err(e);
-                    }
-                    retried = true;
-                }
-                Ok(mut txn) => {
-                    txn._permit = target.permit;
-                    return Ok(txn);
-                }
-                Err(e) => return Err(e),
+        match &self.shared.placement {
+            None => self.enter_on(&self.shared.db, None, options).await,
+            Some(placement) => {
+                self.on_target(placement, |target| self.begin_on(target, options))
+                    .await
             }
         }
     }
