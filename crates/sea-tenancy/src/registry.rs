@@ -174,6 +174,14 @@ impl Registry {
         all
     }
 
+    /// Every attribute-strategy table with its tenant column, sorted by table name.
+    pub fn attribute_tables(&self) -> Vec<(&'static str, &'static str)> {
+        self.tables()
+            .into_iter()
+            .filter_map(|(table, info)| info.strategy.column().map(|column| (table, column)))
+            .collect()
+    }
+
     /// Whether any table uses the attribute strategy.
     pub fn has_attribute_tables(&self) -> bool {
         self.tables

@@ -145,33 +145,32 @@ async fn with_attribute_rows(
     let registry = crate::registry::Registry::global().map_err(|e| e.to_string())?;
     let keys: Vec<String> = tenants.iter().map(|t| t.key().to_owned()).collect();
     let mut found = Vec::new();
-    for (table, info) in registry.tables() {
-        let crate::registry::Strategy::Attribute { column } = info.strategy else {
-            continue;
-        };
-        let t = crate::tenant::quote_ident(table);
-        let c = crate::tenant::quote_ident(column);
-        let sql =
-            format!("SELECT DISTINCT {c}::text AS key FROM public.{t} WHERE {c}::text = ANY($1)");
-        let present = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL AS present",
-                [table.into()],
-            ))
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|r| r.try_get::<bool>("", "present"))
-            .transpose()
-            .map_err(|e| e.to_string())?
-            .unwrap_or(false);
-        if !present {
+    let declared = registry.attribute_tables();
+    let tables: Vec<String> = declared.iter().map(|(t, _)| (*t).to_owned()).collect();
+    let present: Vec<String> = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            catalog::PRESENT_TABLES_SQL,
+            [tables.into()],
+        ))
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    for (table, column) in declared {
+        if !present.iter().any(|p| p == table) {
             continue;
         }
+        let t = crate::tenant::quote_ident(table);
+        let c = crate::tenant::quote_ident(column);
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                sql,
+                format!(
+                    "SELECT DISTINCT {c}::text AS key FROM public.{t} WHERE {c}::text = ANY($1)"
+                ),
                 [keys.clone().into()],
             ))
             .await

@@ -241,17 +241,14 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             let selected = select(app, &db, &tenants, &[]).await?;
             let groups = across::rollback::<A>(&db, placement.as_ref(), &selected, steps).await?;
             let mut ok = true;
-            for group in groups {
-                let outcomes = match group.result {
+            for group in &groups {
+                let outcomes = match &group.result {
                     Ok(outcomes) => outcomes,
                     Err(e) => {
                         ok = false;
                         println!(
                             "database {}: FAILED ({} tenant(s) left unchanged): {e}",
-                            group
-                                .database
-                                .as_deref()
-                                .unwrap_or(catalog::DEFAULT_DATABASE),
+                            group.name(),
                             group.tenants.len()
                         );
                         continue;
@@ -259,7 +256,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
                 };
                 for outcome in outcomes {
                     let tenant = &outcome.tenant;
-                    match outcome.result {
+                    match &outcome.result {
                         Ok(n) => println!("{tenant}: rolled back {n} migration(s)"),
                         Err(e) => {
                             ok = false;

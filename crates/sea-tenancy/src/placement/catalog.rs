@@ -112,6 +112,9 @@ pub async fn is_installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
     })
 }
 
+/// Of `tables`, those that exist in `public` of the database: one query.
+pub(crate) const PRESENT_TABLES_SQL: &str = "SELECT t::text FROM unnest($1::text[]) AS t WHERE to_regclass(format('public.%I', t)) IS NOT NULL";
+
 /// A database name: `[a-z][a-z0-9_]*`, at most 63 bytes.
 pub fn validate_database_name(name: &str) -> Result<(), PlacementError> {
     let ok = !name.is_empty()

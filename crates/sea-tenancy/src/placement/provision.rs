@@ -7,8 +7,8 @@
 //! process killed between the two leaves only an unreferenced schema behind.
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    TransactionTrait,
 };
 
 use super::{Placement, catalog};
@@ -77,34 +77,11 @@ where
     rtxn.commit().await?;
     leave_provisioning(&txn, &restore).await?;
     if let Err(e) = txn.commit().await {
-        undo_remote::<M::Entity>(&remote, &model).await;
+        super::relocate::remove_tenant(&remote, &tenant, &[]).await;
         return Err(e.into());
     }
     placement.invalidate(&tenant);
     Ok(model)
-}
-
-/// Best effort: removes what [`provision`] created in a tenant database when the default
-/// database then failed to commit the row.
-async fn undo_remote<E: ManageTenant>(remote: &DatabaseConnection, model: &E::Model) {
-    let Ok(tenant) = E::tenant_of(model) else {
-        return;
-    };
-    let undo = async {
-        let txn = remote.begin().await?;
-        let restore = enter_provisioning(&txn).await?;
-        txn.execute_unprepared(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            tenant.quoted_schema()
-        ))
-        .await?;
-        crate::migrate::mirror::forget(&txn, &tenant).await?;
-        leave_provisioning(&txn, &restore).await?;
-        txn.commit().await
-    };
-    if let Err(e) = undo.await {
-        tracing::warn!(tenant = %tenant, error = %e, "could not remove a half-provisioned tenant schema");
-    }
 }
 
 /// Makes `db` ready to hold tenants: the public migration set (under the same lock as

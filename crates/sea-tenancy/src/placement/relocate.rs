@@ -28,9 +28,8 @@ use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use super::provision::prepare_database;
 use super::{DEFAULT_DATABASE, Placement, PlacementError, catalog};
 use crate::app::TenancyApp;
-use crate::error::TenancyError;
 use crate::migrate::{State, migrate_tenant, mirror, status};
-use crate::registry::{Registry, Strategy};
+use crate::registry::Registry;
 use crate::tenant::{Tenant, quote_ident};
 
 /// What a move did.
@@ -156,7 +155,7 @@ pub enum MoveError {
 
 /// One table to copy.
 #[derive(Debug, Clone)]
-struct Item {
+pub(super) struct Item {
     /// `"schema"."table"`.
     qualified: String,
     /// `schema.table`, as the catalog query spells it.
@@ -247,21 +246,21 @@ pub async fn move_tenant<A: TenancyApp>(
     migrate_tenant::<A>(&dst, tenant, app.app_role())
         .await
         .map_err(|e| failed(format!("creating the schema in `{to}`: {e}")))?;
-    let mut copy = Copy {
+    let mut transfer = Transfer {
         tenant,
         registry: &registry,
         from: &from_name,
         to,
     };
-    let mut source = match copy.run(&src, &dst).await {
+    let mut source = match transfer.run(&src, &dst).await {
         Ok(source) => source,
         Err(e) => {
-            remove_copy(&dst, tenant, &[]).await;
+            remove_tenant(&dst, tenant, &[]).await;
             return Err(e);
         }
     };
-    let report_tables = std::mem::take(&mut source.tables);
-    let referenced = std::mem::take(&mut source.referenced);
+    let report_tables = std::mem::take(&mut source.copied.tables);
+    let referenced = std::mem::take(&mut source.copied.referenced);
     let fate = if drop_source {
         SourceFate::Dropped
     } else {
@@ -272,8 +271,7 @@ pub async fn move_tenant<A: TenancyApp>(
     if from.is_none() {
         // The source is the default database: switch the catalog and fence the source in one
         // transaction, so the two cannot disagree.
-        if let Err(e) = copy.fence(&mut source, &fate, true).await {
-            source.conn.close_on_drop();
+        if let Err(e) = transfer.fence(&mut source, &fate, true).await {
             // A connection lost after COMMIT was sent leaves the outcome unknown: the catalog
             // tells. Only a move that did not happen may remove its copy.
             let routed =
@@ -281,7 +279,7 @@ pub async fn move_tenant<A: TenancyApp>(
             match routed {
                 Ok(found) if found[0].as_deref() == Some(to) => {}
                 Ok(_) => {
-                    remove_copy(&dst, tenant, &source.attribute).await;
+                    remove_tenant(&dst, tenant, &source.copied.attribute).await;
                     return Err(MoveError::Failed {
                         tenant: tenant.schema().to_owned(),
                         reason: format!("switching the catalog and fencing the source: {e}"),
@@ -300,10 +298,9 @@ pub async fn move_tenant<A: TenancyApp>(
     } else {
         // Fence first, switch second: a failure in between leaves the tenant refused everywhere
         // (never written in two places), and one command finishes the move.
-        let fenced = copy.fence(&mut source, &fate, false).await;
+        let fenced = transfer.fence(&mut source, &fate, false).await;
         if let Err(e) = fenced {
-            source.conn.close_on_drop();
-            remove_copy(&dst, tenant, &source.attribute).await;
+            remove_tenant(&dst, tenant, &source.copied.attribute).await;
             return Err(MoveError::Failed {
                 tenant: tenant.schema().to_owned(),
                 reason: format!("fencing the source: {e}"),
@@ -331,20 +328,28 @@ pub async fn move_tenant<A: TenancyApp>(
 /// The source side after a verified copy: its transaction still holds the tenant's locks.
 struct Source {
     conn: Conn,
-    items: Vec<Item>,
+    copied: Copied,
+}
+
+/// What a verified copy put into the target.
+struct Copied {
+    /// The attribute tables the tenant's rows were copied from.
     attribute: Vec<Item>,
+    /// Rows per table.
     tables: Vec<(String, u64)>,
+    /// Referenced global rows per table.
     referenced: Vec<(String, u64)>,
 }
 
-struct Copy<'a> {
+/// One tenant's move between two databases.
+struct Transfer<'a> {
     tenant: &'a Tenant,
     registry: &'a Registry,
     from: &'a str,
     to: &'a str,
 }
 
-impl Copy<'_> {
+impl Transfer<'_> {
     fn failed(&self, e: impl std::fmt::Display) -> MoveError {
         MoveError::Failed {
             tenant: self.tenant.schema().to_owned(),
@@ -360,32 +365,14 @@ impl Copy<'_> {
     ) -> Result<Source, MoveError> {
         let mut s = acquire(src, self.from).await?;
         let mut d = acquire(dst, self.to).await?;
-        match self.copy(&mut s, &mut d).await {
-            Ok((items, attribute, tables, referenced)) => Ok(Source {
-                conn: s,
-                items,
-                attribute,
-                tables,
-                referenced,
-            }),
-            Err(e) => {
-                // Closing the connections ends both transactions, even one stopped mid-COPY.
-                s.close_on_drop();
-                d.close_on_drop();
-                Err(e)
-            }
-        }
+        // On failure both connections are closed as they drop (see `acquire`), which ends
+        // both transactions, even one stopped mid-COPY.
+        let copied = self.copy(&mut s, &mut d).await?;
+        Ok(Source { conn: s, copied })
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn copy(
-        &mut self,
-        s: &mut Conn,
-        d: &mut Conn,
-    ) -> Result<(Vec<Item>, Vec<Item>, Vec<(String, u64)>, Vec<(String, u64)>), MoveError> {
+    async fn copy(&mut self, s: &mut Conn, d: &mut Conn) -> Result<Copied, MoveError> {
         let enter = "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || $1, 0)), set_config('sea_tenancy.tenant', $2, true), set_config('sea_tenancy.provisioning', 'on', true)";
-        // Tenant transactions of processes using a placement hold this lock shared (see
-        // `catalog::install_fence`): one in flight might still write after the copy.
         for conn in [&mut *s, &mut *d] {
             exec(conn, "BEGIN".to_owned())
                 .await
@@ -510,7 +497,11 @@ impl Copy<'_> {
         exec(d, "COMMIT".to_owned())
             .await
             .map_err(|e| self.failed(e))?;
-        Ok((items, attribute, tables, referenced))
+        Ok(Copied {
+            attribute,
+            tables,
+            referenced,
+        })
     }
 
     /// The tenant's schema tables and the attribute tables present in the source.
@@ -533,25 +524,22 @@ impl Copy<'_> {
                 column: None,
             })
             .collect();
-        let mut attribute = Vec::new();
-        for (table, info) in self.registry.tables() {
-            let Strategy::Attribute { column } = info.strategy else {
-                continue;
-            };
-            let present: bool =
-                sqlx::query_scalar("SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL")
-                    .bind(table)
-                    .fetch_one(&mut **s)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-            if present {
-                attribute.push(Item {
-                    qualified: format!("public.{}", quote_ident(table)),
-                    key: format!("public.{table}"),
-                    column: Some(column.to_owned()),
-                });
-            }
-        }
+        let declared = self.registry.attribute_tables();
+        let tables: Vec<&str> = declared.iter().map(|(table, _)| *table).collect();
+        let present: Vec<String> = sqlx::query_scalar(catalog::PRESENT_TABLES_SQL)
+            .bind(&tables)
+            .fetch_all(&mut **s)
+            .await
+            .map_err(|e| self.failed(e))?;
+        let attribute: Vec<Item> = declared
+            .iter()
+            .filter(|(table, _)| present.iter().any(|p| p == table))
+            .map(|(table, column)| Item {
+                qualified: format!("public.{}", quote_ident(table)),
+                key: format!("public.{table}"),
+                column: Some((*column).to_owned()),
+            })
+            .collect();
         items.extend(attribute.iter().cloned());
         Ok((items, attribute))
     }
@@ -840,18 +828,11 @@ impl Copy<'_> {
             None => format!("DROP SCHEMA {} CASCADE;\n", self.tenant.quoted_schema()),
         };
         if fenced.is_none() {
-            for item in &source.attribute {
-                sql.push_str(&format!(
-                    "DELETE FROM {} t{};\n",
-                    item.qualified,
-                    item.filter("t")
-                ));
-            }
+            sql.push_str(&delete_rows_sql(&source.copied.attribute));
         }
         sql.push_str(&mirror::forget_sql(self.tenant));
         sql.push_str(";\nCOMMIT");
         exec(s, sql).await?;
-        let _ = &source.items;
         Ok(())
     }
 }
@@ -867,30 +848,34 @@ fn fenced_name(tenant: &Tenant) -> String {
     name
 }
 
-/// Best effort: removes a copy from the target after a failed move.
-async fn remove_copy(dst: &DatabaseConnection, tenant: &Tenant, attribute: &[Item]) {
+/// Best effort: removes `tenant` from `db` — its schema, its rows of the `attribute` tables and
+/// its mirror entries — after a move or a provisioning that failed half-way there.
+pub(super) async fn remove_tenant(db: &DatabaseConnection, tenant: &Tenant, attribute: &[Item]) {
     let undo = async {
-        let txn = dst.begin().await?;
+        let txn = db.begin().await?;
+        // The tenant key: the deletes then pass row-level security.
         crate::session::enter(&txn, tenant, None, false).await?;
-        let mut sql = format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE;\n",
-            tenant.quoted_schema()
+        let sql = format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE;\n{}{}",
+            tenant.quoted_schema(),
+            delete_rows_sql(attribute),
+            mirror::forget_sql(tenant)
         );
-        for item in attribute {
-            sql.push_str(&format!(
-                "DELETE FROM {} t{};\n",
-                item.qualified,
-                item.filter("t")
-            ));
-        }
-        sql.push_str(&mirror::forget_sql(tenant));
         sea_orm::ConnectionTrait::execute_unprepared(&txn, &sql).await?;
         txn.commit().await
     };
     let result: Result<(), DbErr> = undo.await;
     if let Err(e) = result {
-        tracing::warn!(tenant = %tenant, error = %e, "could not remove the copy of a failed move");
+        tracing::warn!(tenant = %tenant, error = %e, "could not remove what a failed move or provisioning left");
     }
+}
+
+/// `DELETE` of the tenant's rows from each of `attribute` (the session holds its key).
+fn delete_rows_sql(attribute: &[Item]) -> String {
+    attribute
+        .iter()
+        .map(|item| format!("DELETE FROM {} t{};\n", item.qualified, item.filter("t")))
+        .collect()
 }
 
 /// A connection of its own for the move. It is closed, not returned to the pool, when dropped:
@@ -940,13 +925,4 @@ fn sqlx_state(e: &sqlx::Error) -> Option<String> {
     e.as_database_error()
         .and_then(|d| d.code())
         .map(|c| c.into_owned())
-}
-
-impl From<TenancyError> for MoveError {
-    fn from(e: TenancyError) -> Self {
-        MoveError::Failed {
-            tenant: String::new(),
-            reason: e.to_string(),
-        }
-    }
 }
