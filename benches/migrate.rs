@@ -62,6 +62,9 @@ struct BenchApp<M>(PhantomData<fn() -> M>);
 impl<M: MigratorTrait + 'static> TenancyApp for BenchApp<M> {
     type PublicMigrator = migrations::Migrator;
     type TenantMigrator = M;
+    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, sea_tenancy::TenancyError> {
+        saas_app::SaasApp.login_secret()
+    }
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(vec![])
     }
@@ -80,7 +83,9 @@ async fn main() {
     let jobs = env("MIGRATE_JOBS", 4);
     let database = TestDatabase::create().await;
     let db = database.connect_with_pool_size(jobs as u32 + 1).await;
-    migrations::Migrator::up(&db, None).await.unwrap();
+    sea_tenancy::migrate::migrate_public(&BenchApp::<V1>(PhantomData), &db)
+        .await
+        .unwrap();
     let v1 = BenchApp::<V1>(PhantomData);
     let v2 = BenchApp::<V2>(PhantomData);
     let lib: Vec<Tenant> = (1..=n)

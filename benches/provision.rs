@@ -1,5 +1,6 @@
 //! Tenant creation rate: `sea_tenancy::manage::provision` of an 8-table tenant (foreign keys,
-//! indexes) against a raw SQL script doing the same DDL, over one connection, in one run.
+//! indexes) and its login role against a raw SQL script doing the same DDL, `CREATE ROLE` (with
+//! a pre-computed SCRAM verifier) and grants, over one connection, in one run.
 //!
 //! ```text
 //! cargo bench --bench provision                # 100 tenants per side
@@ -14,8 +15,9 @@ use sea_orm_migration::prelude::{
     DeriveMigrationName, MigrationTrait, MigratorTrait, SchemaManager,
 };
 use sea_tenancy::manage::{install_guard, provision};
+use sea_tenancy::roles::{LoginSecret, RoleSetup};
 use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{TenancyApp, Tenant};
+use sea_tenancy::{TenancyApp, TenancyError, Tenant};
 
 mod tenant_row {
     use sea_orm::entity::prelude::*;
@@ -178,8 +180,8 @@ struct BenchApp;
 impl TenancyApp for BenchApp {
     type PublicMigrator = migrations::Migrator;
     type TenantMigrator = BenchMigrator;
-    fn app_role(&self) -> Option<&str> {
-        None
+    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
+        saas_app::SaasApp.login_secret()
     }
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(vec![])
@@ -194,6 +196,11 @@ async fn main() {
         .unwrap_or(100);
     let database = TestDatabase::create().await;
     let db = database.connect_with_pool_size(1).await;
+    // The roles (group, global, tenant map) both sides build on.
+    sea_tenancy::migrate::migrate_public(&BenchApp, &db)
+        .await
+        .unwrap();
+    let roles = RoleSetup::of(&BenchApp, &db).await.unwrap();
     db.execute_unprepared(
         "CREATE TABLE bench_tenants (id bigserial PRIMARY KEY, name text NOT NULL);
          CREATE TABLE raw_tenants (id bigserial PRIMARY KEY, name text NOT NULL);",
@@ -205,7 +212,7 @@ async fn main() {
 
     // Warm-up, one of each.
     provision(&BenchApp, &db, row("warm")).await.unwrap();
-    raw_tenant(&db, &ddl, "warm").await.unwrap();
+    raw_tenant(&db, &roles, &ddl, "warm").await.unwrap();
 
     let t = Instant::now();
     for i in 0..n {
@@ -217,7 +224,9 @@ async fn main() {
 
     let t = Instant::now();
     for i in 0..n {
-        raw_tenant(&db, &ddl, &format!("tenant {i}")).await.unwrap();
+        raw_tenant(&db, &roles, &ddl, &format!("tenant {i}"))
+            .await
+            .unwrap();
     }
     let raw = t.elapsed();
 
@@ -226,9 +235,12 @@ async fn main() {
     );
     println!("{:<58} {:>10} {:>10}", "path", "tenants/s", "ms/tenant");
     for (name, d) in [
-        ("raw SQL: row + schema + DDL as one script per tenant", raw),
         (
-            "sea_tenancy::manage::provision (row + schema + tenant set)",
+            "raw SQL: row + schema + role + DDL + grants, one script",
+            raw,
+        ),
+        (
+            "sea_tenancy::manage::provision (row, schema, role, set)",
             lib,
         ),
     ] {
@@ -252,8 +264,14 @@ fn row(name: &str) -> tenant_row::ActiveModel {
     }
 }
 
-/// What a hand-written provisioner does: one transaction, one script.
-async fn raw_tenant(db: &DatabaseConnection, ddl: &[String], name: &str) -> Result<(), DbErr> {
+/// What a hand-written provisioner does: one transaction, one script — schema, login role
+/// (password as a pre-computed SCRAM verifier), tables, grants, the role's tenant record.
+async fn raw_tenant(
+    db: &DatabaseConnection,
+    roles: &RoleSetup,
+    ddl: &[String],
+    name: &str,
+) -> Result<(), DbErr> {
     let txn = db.begin().await?;
     let row = txn
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
@@ -265,10 +283,22 @@ async fn raw_tenant(db: &DatabaseConnection, ddl: &[String], name: &str) -> Resu
         .unwrap();
     let id: i64 = row.try_get("", "id")?;
     let schema = format!("raw_{id}");
+    let role = roles.names.tenant(&schema);
+    let group = roles.names.tenants();
+    let verifier = roles.secret.verifier(&role);
     let script = format!(
-        "CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}; {}; \
+        "CREATE SCHEMA {schema}; \
+         CREATE ROLE \"{role}\" LOGIN PASSWORD '{verifier}' IN ROLE \"{group}\"; \
+         SET LOCAL search_path = {schema}; {}; \
          CREATE TABLE seaql_migrations (version varchar PRIMARY KEY, applied_at bigint NOT NULL); \
-         INSERT INTO seaql_migrations VALUES ('m_create_tenant_tables', 0)",
+         INSERT INTO seaql_migrations VALUES ('m_create_tenant_tables', 0); \
+         GRANT USAGE ON SCHEMA {schema} TO \"{role}\"; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO \"{role}\"; \
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO \"{role}\"; \
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO \"{role}\"; \
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO \"{role}\"; \
+         REVOKE ALL ON seaql_migrations FROM \"{role}\"; \
+         INSERT INTO public.sea_tenancy_tenants (role, schema, key) VALUES ('{role}', '{schema}', '{id}')",
         ddl.join("; ")
     );
     txn.execute_unprepared(&script).await?;

@@ -1,31 +1,37 @@
-//! Tenant routing overhead: the same SeaORM calls through a `TenantConnection` and through a
-//! plain `DatabaseConnection`, in one run, on the same PostgreSQL.
+//! Routing overhead: the same SeaORM calls through a `TenantConnection` (logged in as the
+//! tenant's role) and through plain SeaORM (logged in as the owner, a superuser: no privilege
+//! checks, no row-level security), in one run, on the same PostgreSQL.
 //!
 //! ```text
-//! cargo bench --bench routing                 # 25 rounds × 400 calls per case
+//! cargo bench --bench routing                     # 25 rounds × 400 calls per case
 //! ROUTING_ITERS=2000 cargo bench --bench routing  # calls per case per round
 //! ```
 //!
-//! Cases are interleaved round by round so that drift of the machine hits all alike; the
-//! reported time is the median round.
+//! The baseline tables are the tenant's own twins: schema `plain` is built by the same tenant
+//! migrations as the tenant's schema (same columns, keys, foreign keys, indexes), and
+//! `plain.memberships` copies `public.memberships` with every constraint and index — only row
+//! level security, which is ours, is left out. Cases are interleaved round by round so that
+//! drift of the machine hits all alike; the reported time is the median round.
 
 use std::time::{Duration, Instant};
 
+use saas_app::SaasApp;
 use saas_app::entities::{membership, organization, post};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set,
+    TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
-use sea_tenancy::roles::{DEFAULT_APP_ROLE, install_app_role};
+use sea_tenancy::placement::{DatabaseUrl, Placement, PoolLimits, catalog};
+use sea_tenancy::roles::RoleSetup;
 use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{Tenancy, TenantConnection};
+use sea_tenancy::{LoginLimits, Tenancy, Tenant, TenantConnection};
 
-/// The baseline: a global entity shaped exactly like `post`, in `public`.
+/// `post`'s twin in schema `plain`.
 mod plain_post {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "plain_posts")]
+    #[sea_orm(schema_name = "plain", table_name = "posts")]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
@@ -39,13 +45,54 @@ mod plain_post {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Short rounds, many of them: drift of the machine (other processes, the server's own work)
-/// hits every case alike, and the median discards the disturbed rounds.
+/// `membership`'s twin in schema `plain`.
+mod plain_membership {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(schema_name = "plain", table_name = "memberships")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub org_id: i64,
+        pub user_id: i64,
+        pub role: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Short rounds, many of them: drift of the machine hits every case alike, and the median
+/// discards the disturbed rounds.
 const ROUNDS: usize = 25;
 
-struct Case {
+/// A pair of sides doing the same work: plain SeaORM, then sea-tenancy.
+struct Pair {
     name: &'static str,
-    rounds: Vec<Duration>,
+    plain: Vec<Duration>,
+    tenant: Vec<Duration>,
+}
+
+/// Builds, in `db` (the owner's), the plain twins of the tenant tables.
+async fn plain_twins(db: &DatabaseConnection, roles: &RoleSetup) {
+    let plain = Tenant::from_schema("plain").unwrap();
+    sea_tenancy::migrate::migrate_tenant::<SaasApp>(db, &plain, roles)
+        .await
+        .expect("plain schema");
+    db.execute_unprepared(
+        "CREATE TABLE plain.memberships (LIKE public.memberships INCLUDING ALL);
+         DO $$ DECLARE c record; BEGIN
+           FOR c IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+                     WHERE conrelid = 'public.memberships'::regclass AND contype = 'f' LOOP
+             EXECUTE format('ALTER TABLE plain.memberships ADD CONSTRAINT %I %s', c.conname, c.def);
+           END LOOP;
+         END $$;",
+    )
+    .await
+    .expect("plain memberships");
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -55,57 +102,37 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(400);
     let database = TestDatabase::create().await;
-    let raw = database.connect_with_pool_size(1).await;
-    migrations::Migrator::up(&raw, None).await.unwrap();
-    install_app_role(&raw, DEFAULT_APP_ROLE).await.unwrap();
-    raw.execute_unprepared(
-        "CREATE TABLE plain_posts (id bigserial PRIMARY KEY, title varchar NOT NULL, author_id bigint NOT NULL);
-         INSERT INTO users (email) VALUES ('bench@example.com');
-         INSERT INTO plain_posts (title, author_id) VALUES ('hello', 1);",
-    )
-    .await
-    .unwrap();
-    let org = sea_tenancy::manage::provision(
-        &saas_app::SaasApp,
-        &raw,
-        organization::ActiveModel {
-            name: Set("bench".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let tenant = org.tenant();
-    let db = Tenancy::new(raw.clone())
-        .with_app_role(DEFAULT_APP_ROLE)
+    let mut options = database.connect_options();
+    options.max_connections(1);
+    let raw = Database::connect(options.clone()).await.unwrap();
+    sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
+        .await
         .unwrap();
-    let acme = db.with_tenant(tenant);
-    post::ActiveModel {
-        title: Set("hello".into()),
-        author_id: Set(1),
+    let roles = RoleSetup::of(&SaasApp, &raw).await.unwrap();
+    raw.execute_unprepared("INSERT INTO users (email) VALUES ('bench@example.com')")
+        .await
+        .unwrap();
+    let org = |name: &str| organization::ActiveModel {
+        name: Set(name.into()),
         ..Default::default()
-    }
-    .insert(&acme)
-    .await
-    .unwrap();
-    raw.execute_unprepared(
-        "INSERT INTO memberships (org_id, user_id, role) VALUES (1, 1, 'owner')",
-    )
-    .await
-    .unwrap();
+    };
+    let acme_org = sea_tenancy::manage::provision(&SaasApp, &raw, org("bench"))
+        .await
+        .unwrap();
+    plain_twins(&raw, &roles).await;
 
     // A tenant placed in a second database, reached through the catalog (cached).
     let second = TestDatabase::create().await;
-    let second_raw = second.connect_with_pool_size(1).await;
-    sea_tenancy::placement::catalog::install(&raw)
+    let mut second_options = second.connect_options();
+    second_options.max_connections(1);
+    let second_raw = Database::connect(second_options).await.unwrap();
+    catalog::install(&raw).await.unwrap();
+    let url: DatabaseUrl = second.url().parse().unwrap();
+    catalog::add_database(&raw, "second", Some(&url))
         .await
         .unwrap();
-    let url: sea_tenancy::placement::DatabaseUrl = second.url().parse().unwrap();
-    sea_tenancy::placement::catalog::add_database(&raw, "second", Some(&url))
-        .await
-        .unwrap();
-    let placement = sea_tenancy::placement::Placement::builder(raw.clone())
-        .limits(sea_tenancy::placement::PoolLimits {
+    let placement = Placement::builder(raw.clone())
+        .limits(PoolLimits {
             per_database: 1,
             ..Default::default()
         })
@@ -113,105 +140,113 @@ async fn main() {
         .await
         .unwrap();
     let placed_org = sea_tenancy::placement::provision::provision(
-        &saas_app::SaasApp,
+        &SaasApp,
         &placement,
-        organization::ActiveModel {
-            name: Set("placed".into()),
-            ..Default::default()
-        },
+        org("placed"),
         Some("second"),
     )
     .await
     .unwrap();
     second_raw
-        .execute_unprepared(
-            "CREATE TABLE plain_posts (id bigserial PRIMARY KEY, title varchar NOT NULL, author_id bigint NOT NULL);
-             INSERT INTO users (email) VALUES ('bench@example.com');
-             INSERT INTO plain_posts (title, author_id) VALUES ('hello', 1);",
-        )
+        .execute_unprepared("INSERT INTO users (id, email) VALUES (1, 'bench@example.com')")
         .await
         .unwrap();
-    let placed = db
-        .clone()
-        .with_placement(placement)
-        .with_tenant(placed_org.tenant());
-    post::ActiveModel {
-        title: Set("hello".into()),
-        author_id: Set(1),
-        ..Default::default()
-    }
-    .insert(&placed)
-    .await
-    .unwrap();
-    let second_side = (&second_raw, &placed);
+    plain_twins(&second_raw, &roles).await;
 
-    let mut cases = vec![
-        Case {
-            name: "pk lookup      plain SeaORM (public.plain_posts)",
-            rounds: vec![],
-        },
-        Case {
-            name: "pk lookup      TenantConnection, schema strategy",
-            rounds: vec![],
-        },
-        Case {
-            name: "1-row insert   plain SeaORM (public.plain_posts)",
-            rounds: vec![],
-        },
-        Case {
-            name: "1-row insert   TenantConnection, schema strategy",
-            rounds: vec![],
-        },
-        Case {
-            name: "pk lookup      plain SeaORM (public.memberships)",
-            rounds: vec![],
-        },
-        Case {
-            name: "pk lookup      TenantConnection, attribute (RLS)",
-            rounds: vec![],
-        },
-        Case {
-            name: "10 lookups/txn plain SeaORM transaction",
-            rounds: vec![],
-        },
-        Case {
-            name: "10 lookups/txn TenantTransaction, schema strategy",
-            rounds: vec![],
-        },
-        Case {
-            name: "pk lookup      plain SeaORM on the second database",
-            rounds: vec![],
-        },
-        Case {
-            name: "pk lookup      TenantConnection placed there (catalog)",
-            rounds: vec![],
-        },
+    let db = Tenancy::builder(options)
+        .app(&SaasApp)
+        .unwrap()
+        .logins(LoginLimits {
+            max_connections: 2,
+            per_tenant: 1,
+            ..LoginLimits::default()
+        })
+        .placement(placement)
+        .connect()
+        .await
+        .unwrap();
+    let acme = db.with_tenant(acme_org.tenant());
+    let placed = db.with_tenant(placed_org.tenant());
+    for (conn, plain) in [(&acme, &raw), (&placed, &second_raw)] {
+        post::ActiveModel {
+            title: Set("hello".into()),
+            author_id: Set(1),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await
+        .unwrap();
+        membership::ActiveModel {
+            user_id: Set(1),
+            role: Set("owner".into()),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await
+        .unwrap();
+        plain
+            .execute_unprepared(
+                "INSERT INTO plain.posts (title, author_id) VALUES ('hello', 1);
+                 INSERT INTO plain.memberships (org_id, user_id, role) VALUES (1, 1, 'owner');",
+            )
+            .await
+            .unwrap();
+    }
+
+    let names = [
+        "pk lookup, schema strategy",
+        "1-row insert, schema strategy",
+        "pk lookup, attribute strategy",
+        "1-row insert, attribute strategy",
+        "10 lookups in a transaction, schema",
+        "10 lookups in a transaction, attribute",
+        "pk lookup, placed tenant, schema",
+        "pk lookup, placed tenant, attribute",
+        "10 lookups in a transaction, placed tenant",
     ];
+    let mut pairs: Vec<Pair> = names
+        .iter()
+        .map(|name| Pair {
+            name,
+            plain: vec![],
+            tenant: vec![],
+        })
+        .collect();
+    let sides = Sides {
+        raw: &raw,
+        acme: &acme,
+        second: &second_raw,
+        placed: &placed,
+    };
     // Warm up statement caches on both paths.
-    run_round(&raw, &acme, second_side, 200, &mut cases).await;
-    for case in &mut cases {
-        case.rounds.clear();
+    sides.round(200, &mut pairs).await;
+    for pair in &mut pairs {
+        pair.plain.clear();
+        pair.tenant.clear();
     }
     for _ in 0..ROUNDS {
-        run_round(&raw, &acme, second_side, iters, &mut cases).await;
+        sides.round(iters, &mut pairs).await;
     }
 
     println!(
-        "\nrouting overhead, {iters} calls per case per round, median of {ROUNDS} rounds, pool of 1 connection\n"
+        "\nrouting overhead, {iters} calls per case per round, median of {ROUNDS} rounds, one connection per side\n"
     );
-    println!("{:<52} {:>12} {:>10}", "case", "µs / call", "vs plain");
-    for pair in cases.chunks(2) {
-        let base = median(&pair[0].rounds);
-        for case in pair {
-            let t = median(&case.rounds);
-            println!(
-                "{:<52} {:>12.1} {:>9.2}×",
-                case.name,
-                t.as_secs_f64() * 1e6 / f64::from(iters),
-                t.as_secs_f64() / base.as_secs_f64()
-            );
-        }
+    println!(
+        "{:<44} {:>12} {:>12} {:>9}",
+        "case", "plain µs", "tenant µs", "ratio"
+    );
+    for pair in &pairs {
+        let (plain, tenant) = (median(&pair.plain), median(&pair.tenant));
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(iters);
+        println!(
+            "{:<44} {:>12.1} {:>12.1} {:>8.2}×",
+            pair.name,
+            per(plain),
+            per(tenant),
+            tenant.as_secs_f64() / plain.as_secs_f64()
+        );
     }
+    println!("\ntenant logins: {:?}", db.login_stats());
 }
 
 fn median(rounds: &[Duration]) -> Duration {
@@ -220,119 +255,213 @@ fn median(rounds: &[Duration]) -> Duration {
     r[r.len() / 2]
 }
 
-async fn run_round(
-    raw: &DatabaseConnection,
-    acme: &TenantConnection,
-    (second, placed): (&DatabaseConnection, &TenantConnection),
-    iters: u32,
-    cases: &mut [Case],
-) {
-    let t = Instant::now();
-    for _ in 0..iters {
-        plain_post::Entity::find_by_id(1)
-            .one(second)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    cases[8].rounds.push(t.elapsed());
-    let t = Instant::now();
-    for _ in 0..iters {
-        post::Entity::find_by_id(1)
-            .one(placed)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    cases[9].rounds.push(t.elapsed());
+struct Sides<'a> {
+    raw: &'a DatabaseConnection,
+    acme: &'a TenantConnection,
+    second: &'a DatabaseConnection,
+    placed: &'a TenantConnection,
+}
 
-    let t = Instant::now();
-    for _ in 0..iters {
-        plain_post::Entity::find_by_id(1)
-            .one(raw)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    cases[0].rounds.push(t.elapsed());
-    let t = Instant::now();
-    for _ in 0..iters {
-        post::Entity::find_by_id(1)
-            .one(acme)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    cases[1].rounds.push(t.elapsed());
-
-    let t = Instant::now();
-    for _ in 0..iters {
-        plain_post::ActiveModel {
-            title: Set("x".into()),
-            author_id: Set(1),
-            ..Default::default()
+/// Times `$body` run `$n` times, into `$into`.
+macro_rules! timed {
+    ($into:expr, $n:expr, $body:expr) => {{
+        let t = Instant::now();
+        for _ in 0..$n {
+            $body;
         }
-        .insert(raw)
-        .await
-        .unwrap();
-    }
-    cases[2].rounds.push(t.elapsed());
-    let t = Instant::now();
-    for _ in 0..iters {
-        post::ActiveModel {
-            title: Set("x".into()),
-            author_id: Set(1),
-            ..Default::default()
-        }
-        .insert(acme)
-        .await
-        .unwrap();
-    }
-    cases[3].rounds.push(t.elapsed());
+        $into.push(t.elapsed());
+    }};
+}
 
-    let t = Instant::now();
-    for _ in 0..iters {
-        membership::Entity::find_by_id(1)
-            .one(raw)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    cases[4].rounds.push(t.elapsed());
-    let t = Instant::now();
-    for _ in 0..iters {
-        membership::Entity::find_by_id(1)
-            .one(acme)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    cases[5].rounds.push(t.elapsed());
-
-    let t = Instant::now();
-    for _ in 0..iters / 10 {
-        let txn = raw.begin().await.unwrap();
-        for _ in 0..10 {
+impl Sides<'_> {
+    async fn round(&self, iters: u32, pairs: &mut [Pair]) {
+        let (raw, acme, second, placed) = (self.raw, self.acme, self.second, self.placed);
+        timed!(
+            pairs[0].plain,
+            iters,
             plain_post::Entity::find_by_id(1)
-                .one(&txn)
+                .one(raw)
                 .await
                 .unwrap()
-                .unwrap();
-        }
-        txn.commit().await.unwrap();
-    }
-    cases[6].rounds.push(t.elapsed());
-    let t = Instant::now();
-    for _ in 0..iters / 10 {
-        let txn = acme.begin().await.unwrap();
-        for _ in 0..10 {
+                .unwrap()
+        );
+        timed!(
+            pairs[0].tenant,
+            iters,
             post::Entity::find_by_id(1)
-                .one(&txn)
+                .one(acme)
                 .await
                 .unwrap()
-                .unwrap();
-        }
-        txn.commit().await.unwrap();
+                .unwrap()
+        );
+        timed!(
+            pairs[1].plain,
+            iters,
+            plain_post::ActiveModel {
+                title: Set("x".into()),
+                author_id: Set(1),
+                ..Default::default()
+            }
+            .insert(raw)
+            .await
+            .unwrap()
+        );
+        timed!(
+            pairs[1].tenant,
+            iters,
+            post::ActiveModel {
+                title: Set("x".into()),
+                author_id: Set(1),
+                ..Default::default()
+            }
+            .insert(acme)
+            .await
+            .unwrap()
+        );
+        timed!(
+            pairs[2].plain,
+            iters,
+            plain_membership::Entity::find_by_id(1)
+                .one(raw)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        timed!(
+            pairs[2].tenant,
+            iters,
+            membership::Entity::find_by_id(1)
+                .one(acme)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        timed!(
+            pairs[3].plain,
+            iters,
+            plain_membership::ActiveModel {
+                org_id: Set(1),
+                user_id: Set(1),
+                role: Set("x".into()),
+                ..Default::default()
+            }
+            .insert(raw)
+            .await
+            .unwrap()
+        );
+        timed!(
+            pairs[3].tenant,
+            iters,
+            membership::ActiveModel {
+                user_id: Set(1),
+                role: Set("x".into()),
+                ..Default::default()
+            }
+            .insert(acme)
+            .await
+            .unwrap()
+        );
+        timed!(pairs[4].plain, iters / 10, {
+            let txn = raw.begin().await.unwrap();
+            for _ in 0..10 {
+                plain_post::Entity::find_by_id(1)
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        });
+        timed!(pairs[4].tenant, iters / 10, {
+            let txn = acme.begin().await.unwrap();
+            for _ in 0..10 {
+                post::Entity::find_by_id(1)
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        });
+        timed!(pairs[5].plain, iters / 10, {
+            let txn = raw.begin().await.unwrap();
+            for _ in 0..10 {
+                plain_membership::Entity::find_by_id(1)
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        });
+        timed!(pairs[5].tenant, iters / 10, {
+            let txn = acme.begin().await.unwrap();
+            for _ in 0..10 {
+                membership::Entity::find_by_id(1)
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        });
+        timed!(
+            pairs[6].plain,
+            iters,
+            plain_post::Entity::find_by_id(1)
+                .one(second)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        timed!(
+            pairs[6].tenant,
+            iters,
+            post::Entity::find_by_id(1)
+                .one(placed)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        timed!(
+            pairs[7].plain,
+            iters,
+            plain_membership::Entity::find_by_id(1)
+                .one(second)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        timed!(
+            pairs[7].tenant,
+            iters,
+            membership::Entity::find_by_id(1)
+                .one(placed)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        timed!(pairs[8].plain, iters / 10, {
+            let txn = second.begin().await.unwrap();
+            for _ in 0..10 {
+                plain_post::Entity::find_by_id(1)
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        });
+        timed!(pairs[8].tenant, iters / 10, {
+            let txn = placed.begin().await.unwrap();
+            for _ in 0..10 {
+                post::Entity::find_by_id(1)
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        });
     }
-    cases[7].rounds.push(t.elapsed());
 }

@@ -6,7 +6,6 @@
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, Set};
 use sea_tenancy::Tenancy;
-use sea_tenancy::roles::DEFAULT_APP_ROLE;
 
 use crate::app::SaasApp;
 use crate::entities::{membership, organization, post, user};
@@ -28,8 +27,9 @@ pub async fn run(server_url: &str) -> Result<(), Box<dyn std::error::Error>> {
     println!("database {DEMO_DB}: created");
 
     sea_tenancy::migrate::migrate_public(&SaasApp, &raw).await?;
-    println!("public: migrated");
-    let db = Tenancy::new(raw.clone()).with_app_role(DEFAULT_APP_ROLE)?;
+    println!("public: migrated, roles installed");
+    // The app's connection: the global role, and each tenant's own role per tenant.
+    let db = Tenancy::connect(&SaasApp, url.as_str()).await?;
 
     let alice = user::ActiveModel {
         email: Set("alice@example.com".into()),
@@ -87,6 +87,17 @@ pub async fn run(server_url: &str) -> Result<(), Box<dyn std::error::Error>> {
                 .join(", "),
             members
         );
+    }
+    // PostgreSQL itself keeps tenants apart: raw SQL on Acme's connection naming Globex's
+    // schema runs as Acme's role and is refused by the server.
+    let acme = db.with_tenant(orgs[0].tenant());
+    let hostile = format!(
+        "SELECT * FROM (SELECT 1) AS x, LATERAL (SELECT count(*) FROM \"{}\".posts) AS y",
+        orgs[1].tenant().schema()
+    );
+    match acme.execute_unprepared(&hostile).await {
+        Err(e) => println!("Acme reading Globex's schema with raw SQL: {e}"),
+        Ok(_) => return Err("raw SQL of one tenant read another tenant's schema".into()),
     }
     match post::Entity::find().all(&db).await {
         Err(e) => println!("without a tenant: {e}"),

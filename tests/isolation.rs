@@ -7,7 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
-use sea_tenancy::{TenancyExt, TenantConnection};
+use sea_tenancy::TenantConnection;
 
 async fn add_post(db: &TenantConnection, title: &str, author: i64) -> post::Model {
     post::ActiveModel {
@@ -431,10 +431,28 @@ async fn no_tenant_is_an_error_not_a_query_of_everything() {
     // Stopped by PostgreSQL: a plain SeaORM connection finds no `posts` table in `public`.
     let err = post::Entity::find().all(&app.raw).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
+    // The global role itself, past sea-tenancy's checks: no tenant schema, no attribute rows.
+    let global = app.db.inner();
+    let err = global
+        .execute_unprepared("SELECT * FROM org_1.posts")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    let rows = global
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT * FROM memberships",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        rows.is_empty(),
+        "the global role is no tenant: no attribute rows"
+    );
 
     // A tenant connection never reaches another tenant's schema, even when asked by name.
     let (_, b) = app.org("Globex").await;
-    let b = app.raw.with_tenant(b);
+    let b = app.db.with_tenant(b);
     let err = b
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,

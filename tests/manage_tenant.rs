@@ -225,6 +225,9 @@ impl MigratorTrait for FailingMigrator {
 #[async_trait::async_trait]
 impl TenancyApp for FailingApp {
     type PublicMigrator = migrations::Migrator;
+    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, TenancyError> {
+        SaasApp.login_secret()
+    }
     type TenantMigrator = FailingMigrator;
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(vec![])
@@ -290,8 +293,26 @@ async fn rename_follows_the_template_or_changes_nothing() {
     // Rename: the schema moves, its data with it.
     let mut am = alpha.clone().into_active_model();
     am.slug = Set("beta".into());
-    let beta = update_tenant(&app.raw, &alpha, am).await.unwrap();
+    let beta = update_tenant(&SaasApp, &app.raw, &alpha, am).await.unwrap();
     assert_eq!(schemas(&app.raw, "ws_%").await, ["ws_beta"]);
+    // The tenant's role moves with it: the old one is gone, the new one logs in.
+    let names = app.db.role_names().clone();
+    let roles = |like: &str| {
+        let sql = format!(
+            "SELECT count(*) AS n FROM pg_roles WHERE rolname = '{}'",
+            names.tenant(like)
+        );
+        let raw = app.raw.clone();
+        async move {
+            raw.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+        }
+    };
+    assert_eq!((roles("ws_alpha").await, roles("ws_beta").await), (0, 1));
     let posts = post::Entity::find()
         .all(&app.db.with_tenant(beta.tenant()))
         .await
@@ -305,7 +326,9 @@ async fn rename_follows_the_template_or_changes_nothing() {
         .unwrap();
     let mut am = beta.clone().into_active_model();
     am.slug = Set("taken".into());
-    let err = update_tenant(&app.raw, &beta, am).await.unwrap_err();
+    let err = update_tenant(&SaasApp, &app.raw, &beta, am)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, TenancyError::TenantExists(ref s) if s == "ws_taken"),
         "{err}"
@@ -313,12 +336,16 @@ async fn rename_follows_the_template_or_changes_nothing() {
     // Invalid name: refused before any SQL of the rename, nothing changed.
     let mut am = beta.clone().into_active_model();
     am.slug = Set("Bad Slug\"; DROP SCHEMA public; --".into());
-    let err = update_tenant(&app.raw, &beta, am).await.unwrap_err();
+    let err = update_tenant(&SaasApp, &app.raw, &beta, am)
+        .await
+        .unwrap_err();
     assert!(matches!(err, TenancyError::Tenant(_)), "{err}");
     // Stale `before`: its schema is gone, refused.
     let mut am = alpha.clone().into_active_model();
     am.slug = Set("gamma".into());
-    let err = update_tenant(&app.raw, &alpha, am).await.unwrap_err();
+    let err = update_tenant(&SaasApp, &app.raw, &alpha, am)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, TenancyError::TenantMissing(ref s) if s == "ws_alpha"),
         "{err}"
@@ -335,7 +362,7 @@ async fn rename_follows_the_template_or_changes_nothing() {
     // Non-template changes never touch the schema.
     let mut am = row.clone().into_active_model();
     am.name = Set("Beta team".into());
-    update_tenant(&app.raw, &row, am).await.unwrap();
+    update_tenant(&SaasApp, &app.raw, &row, am).await.unwrap();
     assert_eq!(schemas(&app.raw, "ws_%").await, ["ws_beta", "ws_taken"]);
 
     // `update = false`: a template change is refused.
@@ -351,7 +378,9 @@ async fn rename_follows_the_template_or_changes_nothing() {
     .unwrap();
     let mut am = frozen.clone().into_active_model();
     am.slug = Set("water".into());
-    let err = update_tenant(&app.raw, &frozen, am).await.unwrap_err();
+    let err = update_tenant(&SaasApp, &app.raw, &frozen, am)
+        .await
+        .unwrap_err();
     assert!(matches!(err, TenancyError::RenameDisabled { .. }), "{err}");
     let row = frozen::Entity::find_by_id(frozen.id)
         .one(&app.raw)
@@ -368,16 +397,16 @@ async fn delete_drops_or_keeps_as_declared() {
     // organizations: on_delete = "drop".
     let acme = provision(&SaasApp, &app.raw, org("Acme")).await.unwrap();
     let globex = provision(&SaasApp, &app.raw, org("Globex")).await.unwrap();
-    delete_tenant(&app.raw, acme).await.unwrap();
+    delete_tenant(&SaasApp, &app.raw, acme).await.unwrap();
     assert_eq!(schemas(&app.raw, "org_%").await, [globex.tenant().schema()]);
     // workspaces: the default, keep.
     let w = provision(&SaasApp, &app.raw, ws("kept")).await.unwrap();
-    delete_tenant(&app.raw, w).await.unwrap();
+    delete_tenant(&SaasApp, &app.raw, w).await.unwrap();
     assert_eq!(workspace::Entity::find().count(&app.raw).await.unwrap(), 0);
     assert_eq!(schemas(&app.raw, "ws_%").await, ["ws_kept"]);
     // Deleting inside a caller's transaction that rolls back keeps row and schema.
     let txn = app.raw.begin().await.unwrap();
-    delete_tenant(&txn, globex.clone()).await.unwrap();
+    delete_tenant(&SaasApp, &txn, globex.clone()).await.unwrap();
     txn.rollback().await.unwrap();
     assert_eq!(schemas(&app.raw, "org_%").await, [globex.tenant().schema()]);
     assert!(
@@ -523,6 +552,9 @@ impl MigratorTrait for ReadingMigrator {
 #[async_trait::async_trait]
 impl TenancyApp for ReadingApp {
     type PublicMigrator = migrations::Migrator;
+    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, TenancyError> {
+        SaasApp.login_secret()
+    }
     type TenantMigrator = ReadingMigrator;
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(vec![])

@@ -79,6 +79,9 @@ impl<M> OpsApp<M> {
 impl<M: MigratorTrait + 'static> TenancyApp for OpsApp<M> {
     type PublicMigrator = migrations::Migrator;
     type TenantMigrator = M;
+    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, sea_tenancy::TenancyError> {
+        saas_app::SaasApp.login_secret()
+    }
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(self.tenants.clone())
     }

@@ -8,10 +8,8 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
     Set, Statement, TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
 use sea_tenancy::cli::{Cli, execute};
 use sea_tenancy::placement::{Placement, PlacementError, catalog, run};
-use sea_tenancy::roles::{DEFAULT_APP_ROLE, install_app_role};
 use sea_tenancy::testing::{TestDatabase, start_throwaway_cluster, stop_throwaway_cluster};
 use sea_tenancy::{Tenancy, Tenant};
 
@@ -35,24 +33,24 @@ fn with_password(url: &str) -> String {
 
 async fn default_db(database: &TestDatabase) -> DatabaseConnection {
     let raw = database.connect().await;
-    migrations::Migrator::up(&raw, None)
+    sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
         .await
-        .expect("public set");
-    install_app_role(&raw, DEFAULT_APP_ROLE)
-        .await
-        .expect("role");
+        .expect("public set and roles");
     raw
 }
 
-async fn tenancy(raw: &DatabaseConnection) -> Tenancy {
+async fn tenancy(home: &TestDatabase, raw: &DatabaseConnection) -> Tenancy {
     let placement = Placement::builder(raw.clone())
         .build()
         .await
         .expect("placement");
-    Tenancy::new(raw.clone())
-        .with_app_role(DEFAULT_APP_ROLE)
-        .unwrap()
-        .with_placement(placement)
+    Tenancy::builder(home.connect_options())
+        .app(&SaasApp)
+        .expect("secret")
+        .placement(placement)
+        .connect()
+        .await
+        .expect("tenancy")
 }
 
 async fn provision(placement: &Placement, name: &str, into: Option<&str>) -> Tenant {
@@ -70,17 +68,24 @@ async fn provision(placement: &Placement, name: &str, into: Option<&str>) -> Ten
     .tenant()
 }
 
-/// A user, `posts` posts by them with one comment each, and a membership, in one tenant
-/// transaction: the user (a global row the posts reference) lands in the tenant's database too.
+/// A user (written by the owner into the tenant's database: tenants only read global tables),
+/// `posts` posts by them with one comment each, and a membership, in one tenant transaction.
 async fn fill(db: &Tenancy, tenant: &Tenant, email: &str, posts: usize) {
-    let txn = db.with_tenant(tenant.clone()).begin().await.expect("begin");
+    // Tenants only read global tables: the owner writes the author into the tenant's database.
+    let placement = db.placement().expect("placement");
+    let home = placement.database_of(tenant).await.expect("catalog");
+    let owner = placement
+        .connection(home.as_deref())
+        .await
+        .expect("tenant database");
     let u = user::ActiveModel {
         email: Set(email.to_owned()),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(&owner)
     .await
     .expect("user");
+    let txn = db.with_tenant(tenant.clone()).begin().await.expect("begin");
     add_posts(&txn, u.id, email, posts).await;
     membership::ActiveModel {
         user_id: Set(u.id),
@@ -218,7 +223,7 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
         .unwrap_err();
     assert!(err.contains("unknown database `nowhere`"), "{err}");
 
-    let db = tenancy(&raw).await;
+    let db = tenancy(&home, &raw).await;
     let placement = db.placement().unwrap().clone();
     let t1 = provision(&placement, "home", None).await; // key 1: default
     let t2 = provision(&placement, "listed", Some("a")).await; // key 2: listed to a
@@ -315,12 +320,21 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
     // System data stays home; the tenant database holds its own row for foreign keys.
     assert_eq!(scalar(&raw, "SELECT count(*) FROM organizations").await, 5);
     assert_eq!(scalar(&far, "SELECT count(*) FROM organizations").await, 1);
-    // Global-only statements go to the default database.
-    let via_tenant = organization::Entity::find()
+    // Global-only statements go to the default database (as the tenant's role).
+    user::ActiveModel {
+        email: Set("only-at-home@example.com".into()),
+        ..Default::default()
+    }
+    .insert(&raw)
+    .await
+    .unwrap();
+    let at_home = scalar(&raw, "SELECT count(*) FROM users").await;
+    assert_ne!(at_home, scalar(&far, "SELECT count(*) FROM users").await);
+    let via_tenant = user::Entity::find()
         .count(&db.with_tenant(t5.clone()))
         .await
         .unwrap();
-    assert_eq!(via_tenant, 5);
+    assert_eq!(via_tenant as i64, at_home);
 
     // Per-database status and migrate.
     let all: Vec<Tenant> = tenants.iter().map(|t| (*t).clone()).collect();
@@ -392,7 +406,7 @@ async fn tenants_move_round_trip_keeps_rows_and_foreign_keys() {
             .await
             .unwrap()
     );
-    let db = tenancy(&raw).await;
+    let db = tenancy(&home, &raw).await;
     let placement = db.placement().unwrap().clone();
     let moving = provision(&placement, "moving", None).await;
     let staying = provision(&placement, "staying", None).await;
@@ -437,7 +451,7 @@ async fn tenants_move_round_trip_keeps_rows_and_foreign_keys() {
             .await
             .unwrap()
     );
-    let fresh = tenancy(&raw).await;
+    let fresh = tenancy(&home, &raw).await;
     assert_eq!(seen(&fresh, &moving).await, before);
     assert_eq!(scalar(&a, "SELECT count(*) FROM org_1.posts").await, 8);
     assert_eq!(scalar(&a, fks).await, fk_count);
@@ -489,7 +503,7 @@ async fn tenants_move_round_trip_keeps_rows_and_foreign_keys() {
         .await
         .unwrap()
     );
-    let fresh = tenancy(&raw).await;
+    let fresh = tenancy(&home, &raw).await;
     assert_eq!(seen(&fresh, &moving).await, expected);
     assert_eq!(
         seen(&db, &moving).await,

@@ -2,19 +2,19 @@
 //! reference app's public set, and organizations provisioned as tenants.
 #![allow(dead_code)]
 
+use saas_app::SaasApp;
 use saas_app::entities::{organization, user};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
-use sea_orm_migration::MigratorTrait;
-use sea_tenancy::roles::{DEFAULT_APP_ROLE, install_app_role};
 use sea_tenancy::testing::TestDatabase;
 use sea_tenancy::{Tenancy, Tenant};
 
 pub struct App {
     /// Keeps the database alive; dropped last.
     pub database: TestDatabase,
-    /// The unguarded SeaORM connection (administration).
+    /// The owner's SeaORM connection (migrations, provisioning, administration).
     pub raw: DatabaseConnection,
-    /// The tenancy-aware connection the app uses.
+    /// The tenancy-aware connection the app uses: the global role, and tenant roles through
+    /// `with_tenant`.
     pub db: Tenancy,
 }
 
@@ -25,15 +25,14 @@ pub async fn app() -> App {
 pub async fn app_with_pool(max_connections: u32) -> App {
     let database = TestDatabase::create().await;
     let raw = database.connect_with_pool_size(max_connections).await;
-    migrations::Migrator::up(&raw, None)
+    sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
         .await
-        .expect("public migrations");
-    install_app_role(&raw, DEFAULT_APP_ROLE)
+        .expect("public migrations and roles");
+    let mut options = database.connect_options();
+    options.max_connections(max_connections);
+    let db = Tenancy::connect(&SaasApp, options)
         .await
-        .expect("app role");
-    let db = Tenancy::new(raw.clone())
-        .with_app_role(DEFAULT_APP_ROLE)
-        .expect("valid role");
+        .expect("tenancy connects as the global role");
     App { database, raw, db }
 }
 

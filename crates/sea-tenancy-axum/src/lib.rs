@@ -26,8 +26,10 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let raw = sea_orm::Database::connect("postgres://postgres@127.0.0.1/saas_app_axum").await?;
-//! let tenancy = Tenancy::new(raw.clone()).with_app_role("sea_tenancy_app")?;
+//! let url = "postgres://postgres@127.0.0.1/saas_app_axum";
+//! let raw = sea_orm::Database::connect(url).await?;
+//! // Tenant statements run as each tenant's own role, global ones as the app's global role.
+//! let tenancy = Tenancy::connect(&saas_app::SaasApp, url).await?;
 //!
 //! // The JWT claim `org` holds an organization id; the resolver looks it up.
 //! let resolver = move |id: String| {

@@ -16,7 +16,6 @@ use saas_app::entities::{organization, post, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use sea_tenancy::roles::DEFAULT_APP_ROLE;
 use sea_tenancy::testing::TestDatabase;
 use sea_tenancy::{Tenancy, Tenant};
 use sea_tenancy_axum::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
@@ -41,13 +40,13 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let database = TestDatabase::create().await;
     let raw = database.connect_with_pool_size(10).await;
-    // Migrates public and installs the app role.
+    // Migrates public and installs the roles.
     sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
         .await
         .expect("public migrations");
-    let tenancy = Tenancy::new(raw.clone())
-        .with_app_role(DEFAULT_APP_ROLE)
-        .expect("valid role");
+    let tenancy = Tenancy::connect(&SaasApp, database.connect_options())
+        .await
+        .expect("tenancy");
     let author = user::ActiveModel {
         email: Set("author@example.com".into()),
         ..Default::default()

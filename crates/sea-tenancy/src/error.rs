@@ -33,14 +33,57 @@ pub enum TenancyError {
         "sea-tenancy: session-level SET/RESET is refused on a tenant connection because it would outlive the transaction and leak to the next user of the pooled connection; use SET LOCAL inside a transaction"
     )]
     SessionState,
-    /// The login role bypasses row-level security and no app role is configured.
-    #[error(
-        "sea-tenancy: the database role `{role}` bypasses row-level security (superuser or BYPASSRLS), so attribute-strategy tables would not be isolated; configure a non-bypassing role with `Tenancy::with_app_role(..)` (see `sea_tenancy::roles::install_app_role`) or connect as a role without BYPASSRLS"
-    )]
-    RlsBypassed {
-        /// The login role.
-        role: String,
+    /// A statement kind tenant connections never send (see `route`).
+    #[error("sea-tenancy: {what} is refused on a tenant connection: {why}")]
+    Refused {
+        /// What the statement does.
+        what: &'static str,
+        /// Why, and what to do instead.
+        why: &'static str,
     },
+    /// A login could do more than the role it stands for.
+    #[error(
+        "sea-tenancy: refusing to use login `{role}`: {problem}; tenant isolation needs it to hold only its own privileges. Fix: {fix}"
+    )]
+    UnsafeLogin {
+        /// The role.
+        role: String,
+        /// What is wrong with it.
+        problem: String,
+        /// The statement or setting that fixes it.
+        fix: String,
+    },
+    /// A tenant role could not log in.
+    #[error(
+        "sea-tenancy: tenant `{tenant}` cannot log in as role `{role}` in database `{database}`: {reason}. Fix: {fix}"
+    )]
+    Login {
+        /// The role.
+        role: String,
+        /// The tenant.
+        tenant: String,
+        /// The database (`default` for the app's).
+        database: String,
+        /// What the server said (no password in it).
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+    /// Every tenant connection allowed stayed busy.
+    #[error(
+        "sea-tenancy: no tenant connection came free within {waited:?} ({max} open at most, {per_tenant} per tenant); raise `LoginLimits::max_connections` / `per_tenant`, or keep fewer tenant transactions open at once"
+    )]
+    LoginsExhausted {
+        /// `LoginLimits::max_connections`.
+        max: u32,
+        /// `LoginLimits::per_tenant`.
+        per_tenant: u32,
+        /// How long the statement waited.
+        waited: std::time::Duration,
+    },
+    /// The login secret is missing or too weak.
+    #[error("sea-tenancy: {0}")]
+    Secret(#[from] crate::roles::SecretError),
     /// The tenant's schema already exists.
     #[error("sea-tenancy: tenant schema `{0}` already exists; nothing was created")]
     TenantExists(String),

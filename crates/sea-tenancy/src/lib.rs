@@ -3,8 +3,9 @@
 //! Multitenancy for [SeaORM](https://www.sea-ql.org/SeaORM/) on PostgreSQL.
 //!
 //! Entities declare how their rows are kept apart with `#[derive(Multitenant)]`; a
-//! [`TenantConnection`] from [`Tenancy::with_tenant`] then routes ordinary SeaORM code to one
-//! tenant's schema (schema strategy) or rows (attribute strategy).
+//! [`TenantConnection`] from [`Tenancy::with_tenant`] then runs ordinary SeaORM code as the
+//! tenant's own PostgreSQL role, which reaches only that tenant's schema (schema strategy) and
+//! rows (attribute strategy).
 #![warn(missing_docs)]
 
 pub mod all_tenants;
@@ -13,6 +14,7 @@ pub mod cli;
 mod connection;
 pub mod error;
 pub mod generate;
+pub mod logins;
 pub mod manage;
 pub mod migrate;
 pub mod placement;
@@ -20,7 +22,7 @@ pub mod registry;
 pub mod rls;
 pub mod roles;
 mod route;
-pub mod session;
+mod session;
 mod sql;
 pub mod tenant;
 #[cfg(feature = "testing")]
@@ -28,9 +30,10 @@ pub mod testing;
 
 pub use app::TenancyApp;
 pub use connection::{
-    Tenancy, TenancyExt, TenancyTransaction, TenantConnection, TenantTransaction,
+    Tenancy, TenancyBuilder, TenancyTransaction, TenantConnection, TenantTransaction,
 };
 pub use error::TenancyError;
+pub use logins::{LoginLimits, LoginStats};
 pub use manage::{ManageTenant, OnDelete};
 pub use registry::{Multitenant, Registry, Strategy};
 pub use sea_tenancy_macros::{ManageTenant, Multitenant};

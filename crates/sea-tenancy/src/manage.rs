@@ -22,7 +22,7 @@ use crate::app::TenancyApp;
 use crate::error::TenancyError;
 use crate::migrate::mirror;
 use crate::migrate::script::script;
-use crate::roles::{grant_schema, grant_sql};
+use crate::roles::{RoleNames, tenant as role};
 use crate::session;
 use crate::tenant::{Tenant, quote_ident, quote_qualified};
 
@@ -87,12 +87,13 @@ impl TemplateValue for sea_orm::prelude::Uuid {
 /// The setting the guard trigger checks: on only while this module writes tenant rows.
 const PROVISIONING_SETTING: &str = "sea_tenancy.provisioning";
 
-/// Inserts `row`, creates its tenant schema and applies every tenant migration of `A` in it, in
-/// one transaction (a savepoint when `db` is the caller's transaction). Returns the inserted
-/// model; `model.tenant()` is ready for `with_tenant`.
+/// Inserts `row`, creates its tenant schema and role and applies every tenant migration of `A`
+/// in the schema, in one transaction (a savepoint when `db` is the caller's transaction).
+/// Returns the inserted model; `model.tenant()` is ready for `with_tenant`.
 ///
-/// Fails with [`TenancyError::TenantExists`] if the schema already exists, and with the
-/// migration's error if one fails; either way nothing is left behind.
+/// `db` is the owner's connection (it creates a role: the owner needs `CREATEROLE`). Fails
+/// with [`TenancyError::TenantExists`] if the schema already exists, and with the migration's
+/// error if one fails; either way nothing is left behind.
 pub async fn provision<A, M, C>(
     app: &A,
     db: &C,
@@ -106,13 +107,20 @@ where
     C: TransactionTrait<Transaction = DatabaseTransaction>,
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
+    let secret = app.login_secret()?;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
+    let names = restore.role_names(app)?;
     let model = row.insert(&txn).await?;
     let tenant = E::<M>::tenant_of(&model)?;
     if E::<M>::CREATE {
         create_schema(&txn, &tenant).await?;
-        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, app.app_role(), true).await?;
+        let roles = role::provision_sql(&names, &secret, &tenant);
+        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &roles, true).await?;
+    } else {
+        // The schema is made elsewhere; the tenant still logs in as its own role.
+        txn.execute_unprepared(&role::ensure_sql(&names, &secret, &tenant))
+            .await?;
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
@@ -120,14 +128,17 @@ where
 }
 
 /// Applies `changes` to the tenant row `before` and, when the template's fields change, renames
-/// the schema (`ALTER SCHEMA .. RENAME`), in one transaction. A rename that cannot happen (the
-/// target exists, the new name is invalid, the old schema is missing) fails the whole update.
-pub async fn update_tenant<M, C>(
+/// the schema (`ALTER SCHEMA .. RENAME`) and the tenant's role, in one transaction. A rename that
+/// cannot happen (the target exists, the new name is invalid, the old schema is missing) fails
+/// the whole update.
+pub async fn update_tenant<A, M, C>(
+    app: &A,
     db: &C,
     before: &<M::Entity as EntityTrait>::Model,
     changes: M,
 ) -> Result<<M::Entity as EntityTrait>::Model, TenancyError>
 where
+    A: TenancyApp,
     M: ActiveModelTrait + ActiveModelBehavior + Send,
     M::Entity: ManageTenant,
     <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
@@ -135,8 +146,10 @@ where
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
     let old = E::<M>::tenant_of(before)?;
+    let secret = app.login_secret()?;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
+    let names = restore.role_names(app)?;
     let after = changes.update(&txn).await?;
     let new = E::<M>::tenant_of(&after)?;
     if old.schema() != new.schema() {
@@ -147,17 +160,24 @@ where
             });
         }
         rename_schema(&txn, &old, &new).await?;
+        txn.execute_unprepared(&role::rename_sql(&names, &secret, &old, &new))
+            .await?;
         mirror::rename(&txn, &old, &new).await?;
         crate::placement::catalog::rename_tenant(&txn, &old, &new).await?;
+    } else if old.key() != new.key() {
+        txn.execute_unprepared(&role::ensure_sql(&names, &secret, &new))
+            .await?;
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
     Ok(after)
 }
 
-/// Deletes the tenant row `model` and, with `on_delete = "drop"`, its schema, in one transaction.
-pub async fn delete_tenant<T, M, C>(db: &C, model: T) -> Result<(), TenancyError>
+/// Deletes the tenant row `model` and its role and, with `on_delete = "drop"`, its schema, in
+/// one transaction. With `on_delete = "keep"` the schema stays (nobody can log in to it).
+pub async fn delete_tenant<A, T, M, C>(app: &A, db: &C, model: T) -> Result<(), TenancyError>
 where
+    A: TenancyApp,
     T: ModelTrait + IntoActiveModel<M>,
     T::Entity: ManageTenant + EntityTrait<Model = T>,
     M: ActiveModelTrait<Entity = T::Entity> + ActiveModelBehavior + Send,
@@ -166,14 +186,17 @@ where
     let tenant = T::Entity::tenant_of(&model)?;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
+    let names = restore.role_names(app)?;
     model.delete(&txn).await?;
+    let mut sql = String::new();
     if T::Entity::ON_DELETE == OnDelete::Drop {
-        txn.execute_unprepared(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
+        sql.push_str(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE;\n",
             tenant.quoted_schema()
-        ))
-        .await?;
+        ));
     }
+    sql.push_str(&role::drop_sql(&names, &tenant));
+    txn.execute_unprepared(&sql).await?;
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
     Ok(())
@@ -211,71 +234,74 @@ async fn rename_schema<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Applies the pending migrations of `M` in `tenant`'s existing schema, inside `txn`, and grants
-/// `app_role` the schema. The caller's search path is restored afterwards.
+/// Applies the pending migrations of `M` in `tenant`'s existing schema, inside `txn` (the
+/// owner's). The caller's search path is restored afterwards.
 pub async fn migrate_tenant_in<M: MigratorTrait + 'static>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
-    app_role: Option<&str>,
 ) -> Result<(), DbErr> {
-    let previous = current_setting(txn, "search_path").await?;
-    apply_tenant_set::<M>(txn, tenant, app_role, false).await?;
-    set_local(txn, "search_path", &previous).await
+    let previous = session::current_setting(txn, "search_path").await?;
+    apply_tenant_set::<M>(txn, tenant, "", false).await?;
+    session::set_local(txn, "search_path", &previous).await
 }
 
 /// The work of [`migrate_tenant_in`] without restoring the search path (for callers that end
-/// the transaction, or restore it themselves): search path, migrations, mirror, grant.
+/// the transaction, or restore it themselves): search path, migrations, mirror, then `roles`
+/// (the statements giving the tenant its role, or nothing).
 ///
 /// A `fresh` schema (no tracking table yet) gets the recorded script of the whole set (see
 /// `migrate::script`) in one round trip together with the rest; otherwise the migrator runs.
 pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
-    grant_to: Option<&str>,
+    roles: &str,
     fresh: bool,
 ) -> Result<(), DbErr> {
     let script = if fresh { script::<M>().await } else { None };
     match script {
-        Some(script) => replay(txn, tenant, &script, grant_to).await,
+        Some(script) => replay(txn, tenant, &script, roles).await,
         None => {
-            // Search path only, no role: migrations need the login role's right to create
-            // objects.
-            session::enter(txn, tenant, None, false).await?;
+            session::search_path(txn, tenant).await?;
             M::up(txn, None).await?;
-            mirror::sync(txn, tenant).await?;
-            if let Some(role) = grant_to {
-                grant_schema(txn, role, tenant.schema()).await?;
-            }
+            txn.execute_unprepared(&format!("{};\n{roles}", mirror::sync_sql(tenant)))
+                .await?;
             Ok(())
         }
     }
 }
 
-/// Runs `script` in `tenant`'s schema together with the search path, the mirror and the grant:
+/// Runs `script` in `tenant`'s schema together with the search path, the mirror and `roles`:
 /// one round trip.
 pub(crate) async fn replay(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
     script: &str,
-    grant_to: Option<&str>,
+    roles: &str,
 ) -> Result<(), DbErr> {
-    let mut batch = format!(
-        "SELECT set_config('search_path', '{}, public', true);\n{script};\n{}",
-        tenant.quoted_schema(),
+    let batch = format!(
+        "SELECT set_config('search_path', '{}', true);\n{script};\n{};\n{roles}",
+        session::search_path_of(tenant),
         mirror::sync_sql(tenant)
     );
-    if let Some(role) = grant_to {
-        batch.push_str(";\n");
-        batch.push_str(&grant_sql(role, tenant.schema())?);
-    }
     txn.execute_unprepared(&batch).await?;
     Ok(())
 }
 
-/// The session values `enter_provisioning` replaced.
+/// The session values `enter_provisioning` replaced, and the database it found.
 pub(crate) struct Restore {
     search_path: String,
     provisioning: String,
+    database: String,
+}
+
+impl Restore {
+    /// The role names of `app` in this database.
+    pub(crate) fn role_names<A: TenancyApp>(&self, app: &A) -> Result<RoleNames, TenancyError> {
+        Ok(match app.role_namespace() {
+            Some(ns) => RoleNames::new(ns)?,
+            None => RoleNames::for_database(&self.database),
+        })
+    }
 }
 
 pub(crate) async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Restore, DbErr> {
@@ -283,17 +309,16 @@ pub(crate) async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Rest
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
             format!(
-                "SELECT current_setting('search_path') AS search_path, coalesce(current_setting('{PROVISIONING_SETTING}', true), '') AS provisioning"
+                "SELECT current_setting('search_path') AS search_path, coalesce(current_setting('{PROVISIONING_SETTING}', true), '') AS provisioning, current_database()::text AS database, set_config('{PROVISIONING_SETTING}', 'on', true) AS set"
             ),
         ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("current settings".to_owned()))?;
-    let restore = Restore {
+    Ok(Restore {
         search_path: row.try_get("", "search_path")?,
         provisioning: row.try_get("", "provisioning")?,
-    };
-    set_local(txn, PROVISIONING_SETTING, "on").await?;
-    Ok(restore)
+        database: row.try_get("", "database")?,
+    })
 }
 
 /// Puts back the caller's search path and provisioning flag, in one round trip.
@@ -301,45 +326,19 @@ pub(crate) async fn leave_provisioning(
     txn: &DatabaseTransaction,
     restore: &Restore,
 ) -> Result<(), DbErr> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('search_path', $1, true), set_config($2, $3, true)",
-        [
-            restore.search_path.clone().into(),
-            PROVISIONING_SETTING.into(),
-            restore.provisioning.clone().into(),
-        ],
-    ))
-    .await?;
-    Ok(())
-}
-
-async fn current_setting<C: ConnectionTrait>(db: &C, name: &str) -> Result<String, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT coalesce(current_setting($1, true), '') AS v",
-            [name.into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(name.to_owned()))?;
-    row.try_get("", "v")
-}
-
-async fn set_local<C: ConnectionTrait>(db: &C, name: &str, value: &str) -> Result<(), DbErr> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config($1, $2, true)",
-        [name.into(), value.into()],
-    ))
-    .await?;
-    Ok(())
+    session::set_local_pair(
+        txn,
+        ("search_path", &restore.search_path),
+        (PROVISIONING_SETTING, &restore.provisioning),
+    )
+    .await
 }
 
 pub(crate) fn sqlstate(err: &DbErr) -> Option<String> {
     match err {
         DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => e
             .as_database_error()
             .and_then(|d| d.code())
             .map(|c| c.into_owned()),
@@ -380,7 +379,10 @@ pub async fn install_guard<C: ConnectionTrait>(
     let mut sql = format!(
         "CREATE OR REPLACE FUNCTION public.sea_tenancy_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
          BEGIN
-           IF coalesce(current_setting('{PROVISIONING_SETTING}', true), '') <> 'on' THEN
+           -- Tenant roles never pass, whatever they set: only the owner provisions.
+           IF coalesce(current_setting('{PROVISIONING_SETTING}', true), '') <> 'on'
+              OR (to_regclass('public.sea_tenancy_tenants') IS NOT NULL
+                  AND EXISTS (SELECT FROM public.sea_tenancy_tenants WHERE role = current_user)) THEN
              RAISE EXCEPTION 'sea-tenancy: rows of % are tenants and their schemas must follow them', TG_TABLE_NAME
                USING HINT = 'create, rename and delete them with sea_tenancy::manage::provision, update_tenant and delete_tenant';
            END IF;

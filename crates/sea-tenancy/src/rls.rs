@@ -1,20 +1,25 @@
 //! Row-level security for attribute-strategy tables: PostgreSQL itself keeps each tenant's rows
-//! apart, reading the tenant key that tenant transactions set (`sea_tenancy.tenant`).
+//! apart, by the *role* the statement runs as.
 //!
 //! [`enable_tenant_isolation`] is meant for migrations: after creating an attribute table, it
-//! - enables and forces row-level security (forced: the table owner is bound too);
+//! - enables row-level security — not forced: the owner (migrations, moves, provisioning) sees
+//!   every row, while tenant and global roles, which never own tables, are bound;
 //! - adds the policy `sea_tenancy_isolation`: rows are visible, updatable and deletable only when
-//!   their tenant column equals the tenant key, and rows written must carry it (`WITH CHECK`),
-//!   so an insert with another tenant's key is an error, not a silent cross-tenant write;
-//! - sets the column's default to the tenant key, so inserts that leave it unset are stamped.
+//!   their tenant column equals the key of the session's role in `public.sea_tenancy_tenants`
+//!   (each tenant role has one row there; see `roles`), and rows written must carry it
+//!   (`WITH CHECK`), so an insert with another tenant's key is an error, not a silent
+//!   cross-tenant write;
+//! - sets the column's default to that key, so inserts that leave it unset are stamped.
 //!
-//! Without a tenant the setting is absent or empty and the policy's cast fails: a query that
-//! forgot its tenant errors instead of seeing everything. Roles with `BYPASSRLS` (superusers)
-//! skip policies; that is why tenant transactions switch to an app role (see `roles`).
+//! The key comes from `current_user`, which a tenant session cannot change (its role is a member
+//! of no other tenant's role), never from a setting, which any session can. A role that is no
+//! tenant — the global role — finds no key: it sees no rows and can write none. Roles with `BYPASSRLS` (superusers) skip policies; tenant and global
+//! connections refuse to run as one. The policy looks the key up once per statement (an
+//! InitPlan on the map's primary key), so statements need no transaction and no setup.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
-use crate::session::TENANT_KEY_SETTING;
+use crate::roles::TENANT_MAP_SQL;
 use crate::tenant::{quote_ident, quote_qualified};
 
 /// The name of the policy this module manages.
@@ -46,13 +51,17 @@ pub async fn enable_tenant_isolation<C: ConnectionTrait>(
     // A type name from the catalog, not from the caller: safe to splice.
     let ty: String = row.try_get("", "ty")?;
     let col = quote_ident(column);
-    let key = format!("current_setting('{TENANT_KEY_SETTING}')::{ty}");
+    // A tenant marked as moved away raises (`ST001`) instead of silently seeing nothing.
+    let key = format!(
+        "(SELECT (CASE WHEN t.moved_to IS NULL THEN t.key ELSE public.sea_tenancy_moved(t.moved_to) END)::{ty} FROM public.sea_tenancy_tenants t WHERE t.role = current_user)"
+    );
     db.execute_unprepared(&format!(
-        "ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;
-         ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY;
+        "{TENANT_MAP_SQL}
+         ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;
          DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified};
          CREATE POLICY {POLICY_NAME} ON {qualified} USING ({col} = {key}) WITH CHECK ({col} = {key});
-         ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT {key};"
+         ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT public.sea_tenancy_key()::{ty};"
     ))
     .await?;
     Ok(())

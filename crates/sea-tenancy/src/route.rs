@@ -1,12 +1,12 @@
-//! Routing one statement: which tenant schema it goes to, and whether it needs the tenant's
-//! transaction-local session (search path, tenant key, role).
+//! Routing one statement of a tenant connection: qualifying its tenant tables, and refusing
+//! early what would fail or has no place on a tenant connection.
 //!
-//! Schema-strategy tables are routed by *qualifying* them — `"posts"` becomes `"org_1"."posts"`
-//! — so an autocommit statement costs exactly the round trip it would cost in plain SeaORM,
-//! and the SQL text (hence sqlx's prepared-statement cache key) differs per tenant, so no plan
-//! or cache entry can be shared across tenants. Attribute-strategy tables are isolated by
-//! PostgreSQL's row-level security, which reads the tenant key from a transaction-local
-//! setting; statements touching them run inside a tenant transaction.
+//! Schema-strategy tables are *qualified* — `"posts"` becomes `"org_1"."posts"` — which costs
+//! no round trip, makes a table missing from the tenant schema an error instead of a fall-back
+//! to `public`, and turns another tenant's schema into a clear error before PostgreSQL's
+//! "permission denied". None of this is the boundary: the statement runs on a connection logged
+//! in as the tenant's role (see `roles`, `logins`), which PostgreSQL lets reach only the
+//! tenant's schema and rows, whatever this reader understood.
 
 use std::borrow::Cow;
 
@@ -20,8 +20,6 @@ use crate::tenant::Tenant;
 pub(crate) struct Routed<'a> {
     /// The SQL to send: tenant tables qualified with the tenant schema.
     pub sql: Cow<'a, str>,
-    /// It must run inside a tenant transaction (attribute tables, DDL, raw multi-statements).
-    pub needs_session: bool,
     /// It names a multitenant table, so it goes to the tenant's database (statements on global
     /// tables only go to the default database, which holds system data).
     pub touches_tenant: bool,
@@ -34,10 +32,12 @@ pub(crate) fn route_for_tenant<'a>(
     tenant: &Tenant,
 ) -> Result<Routed<'a>, TenancyError> {
     let analysis = analyze(sql);
+    if let Some((what, why)) = analysis.refused {
+        return Err(TenancyError::Refused { what, why });
+    }
     if analysis.sets_session_state {
         return Err(TenancyError::SessionState);
     }
-    let mut needs_session = !analysis.single_dml;
     let mut touches_tenant = !analysis.single_dml;
     let mut out: Option<String> = None;
     let mut copied = 0;
@@ -47,7 +47,7 @@ pub(crate) fn route_for_tenant<'a>(
         };
         touches_tenant = true;
         match (info.strategy, &relation.schema) {
-            (Strategy::Attribute { .. }, _) => needs_session = true,
+            (Strategy::Attribute { .. }, _) => {}
             (Strategy::Schema, Some(schema)) if schema != tenant.schema() => {
                 return Err(TenancyError::CrossTenant {
                     tenant: tenant.schema().to_owned(),
@@ -74,7 +74,6 @@ pub(crate) fn route_for_tenant<'a>(
     };
     Ok(Routed {
         sql,
-        needs_session,
         touches_tenant,
     })
 }
@@ -128,7 +127,6 @@ mod tests {
             routed.sql,
             r#"SELECT "posts"."id" FROM "org_1"."posts" INNER JOIN "users" ON "users"."id" = "posts"."author_id" LEFT JOIN "org_1"."comments" AS "r0" ON "r0"."post_id" = "posts"."id""#
         );
-        assert!(!routed.needs_session);
     }
 
     #[test]
@@ -138,11 +136,13 @@ mod tests {
     }
 
     #[test]
-    fn attribute_tables_and_ddl_need_the_session() {
+    fn tenant_tables_and_ddl_go_to_the_tenant_database() {
         let r = route_for_tenant(r#"SELECT * FROM "memberships""#, &registry(), &org1()).unwrap();
-        assert!(r.needs_session);
-        let r = route_for_tenant("CREATE INDEX i ON posts (id)", &registry(), &org1()).unwrap();
-        assert!(r.needs_session);
+        assert!(r.touches_tenant);
+        let r = route_for_tenant("CREATE INDEX i ON x (id)", &registry(), &org1()).unwrap();
+        assert!(r.touches_tenant);
+        let r = route_for_tenant("SELECT * FROM users", &registry(), &org1()).unwrap();
+        assert!(!r.touches_tenant);
     }
 
     #[test]
@@ -159,6 +159,10 @@ mod tests {
         assert!(matches!(
             route_for_tenant("SET search_path TO org_2", &registry(), &org1()),
             Err(TenancyError::SessionState)
+        ));
+        assert!(matches!(
+            route_for_tenant("SELECT 1; COMMIT", &registry(), &org1()),
+            Err(TenancyError::Refused { .. })
         ));
     }
 

@@ -1,54 +1,84 @@
-//! The tenant's transaction-local session: what a tenant transaction sets right after `BEGIN`.
+//! Transaction-local settings: every `set_config(.., true)` the library sends is here.
 //!
-//! Everything is set with `set_config(.., true)`, the function form of `SET LOCAL`: PostgreSQL
-//! reverts it at `COMMIT` or `ROLLBACK`, so nothing can survive into the next use of a pooled
-//! connection — whatever happens to the transaction (commit, rollback, error, drop). It is set
-//! once, at the outermost `BEGIN`, never inside a savepoint, because `ROLLBACK TO SAVEPOINT`
-//! would revert it (django-tenants #1262).
+//! `set_config(.., true)` is the function form of `SET LOCAL`: PostgreSQL reverts it at
+//! `COMMIT` or `ROLLBACK`, so nothing survives into the next use of a pooled connection,
+//! whatever happens to the transaction. Settings are set at the outermost `BEGIN`, never in a
+//! savepoint, because `ROLLBACK TO SAVEPOINT` would revert them (django-tenants #1262).
+//!
+//! Tenant connections need none of this: they log in as the tenant's role with the tenant's
+//! search path (see `logins`), and nothing a session sets can change whose rows they see. What
+//! remains is the owner's work — migrations run in a tenant's schema, provisioning — and the
+//! move fence of tenants placed in databases of their own.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use crate::tenant::Tenant;
 
-/// The setting that carries the tenant key; row-level security policies read it.
-pub const TENANT_KEY_SETTING: &str = "sea_tenancy.tenant";
+/// Points unqualified names of the rest of the transaction at `tenant`'s schema (then
+/// `public`): what migrations of the tenant set run under.
+pub(crate) async fn search_path<C: ConnectionTrait>(txn: &C, tenant: &Tenant) -> Result<(), DbErr> {
+    set_local(txn, "search_path", &search_path_of(tenant)).await
+}
 
-/// Sets search path, tenant key and (when given) role for the rest of the transaction, in one
-/// round trip. With `fenced`, the same statement first asks the database's move fence whether
-/// the tenant still lives here (see `placement::catalog::install_fence`).
-pub(crate) async fn enter<C: ConnectionTrait>(
-    txn: &C,
-    tenant: &Tenant,
-    role: Option<&str>,
-    fenced: bool,
-) -> Result<(), DbErr> {
-    // The tenant schema first, `public` second: unqualified raw SQL finds the tenant's tables,
-    // and global tables still resolve. Tables named by SeaORM are qualified by the router
-    // anyway, so a table missing from the tenant schema never silently falls back to `public`
-    // for entity queries.
-    let search_path = format!("{}, public", tenant.quoted_schema());
-    const PLAIN: &str =
-        "SELECT set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true)";
-    const ROLE: &str = "SELECT set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true), set_config('role', $3, true)";
-    const FENCED: &str = "SELECT public.sea_tenancy_resident($3), set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true)";
-    const FENCED_ROLE: &str = "SELECT public.sea_tenancy_resident($4), set_config('search_path', $1, true), set_config('sea_tenancy.tenant', $2, true), set_config('role', $3, true)";
-    let mut values: Vec<sea_orm::Value> = vec![search_path.into(), tenant.key().into()];
-    if let Some(role) = role {
-        values.push(role.into());
-    }
-    if fenced {
-        values.push(tenant.schema().into());
-    }
-    let sql = match (fenced, role.is_some()) {
-        (false, false) => PLAIN,
-        (false, true) => ROLE,
-        (true, false) => FENCED,
-        (true, true) => FENCED_ROLE,
-    };
+/// `"org_1", public`.
+pub(crate) fn search_path_of(tenant: &Tenant) -> String {
+    format!("{}, public", tenant.quoted_schema())
+}
+
+/// Asks the database's move fence whether `tenant` still lives here, and holds the shared lock
+/// that keeps a move from starting, for the rest of the transaction (see
+/// `placement::catalog::install_fence`).
+pub(crate) async fn fence<C: ConnectionTrait>(txn: &C, tenant: &Tenant) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        sql,
-        values,
+        "SELECT public.sea_tenancy_resident($1)",
+        [tenant.schema().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The current value of setting `name` (`""` when unset).
+pub(crate) async fn current_setting<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT coalesce(current_setting($1, true), '') AS v",
+            [name.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(name.to_owned()))?;
+    row.try_get("", "v")
+}
+
+/// Sets `name` to `value` until the end of the transaction.
+pub(crate) async fn set_local<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    value: &str,
+) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config($1, $2, true)",
+        [name.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Sets two settings until the end of the transaction, in one round trip.
+pub(crate) async fn set_local_pair<C: ConnectionTrait>(
+    db: &C,
+    (name_a, value_a): (&str, &str),
+    (name_b, value_b): (&str, &str),
+) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config($1, $2, true), set_config($3, $4, true)",
+        [name_a.into(), value_a.into(), name_b.into(), value_b.into()],
     ))
     .await?;
     Ok(())

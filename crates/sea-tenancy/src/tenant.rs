@@ -90,6 +90,9 @@ pub enum TenantError {
     /// The tenant key is unreasonably long.
     #[error("tenant key is {0} bytes long; at most {MAX_KEY_LEN} bytes are accepted")]
     KeyTooLong(usize),
+    /// The tenant key contains a NUL character, which PostgreSQL text cannot hold.
+    #[error("tenant key contains a NUL character, which PostgreSQL text cannot hold")]
+    KeyNul,
 }
 
 impl Tenant {
@@ -106,6 +109,9 @@ impl Tenant {
         }
         if key.len() > MAX_KEY_LEN {
             return Err(TenantError::KeyTooLong(key.len()));
+        }
+        if key.contains('\0') {
+            return Err(TenantError::KeyNul);
         }
         let quoted_schema = quote_ident(&schema);
         Ok(Self {
@@ -211,6 +217,27 @@ pub fn quote_ident(ident: &str) -> String {
     out
 }
 
+/// Quotes `text` as a PostgreSQL string literal: quotes doubled, and backslashes doubled in
+/// the `E'..'` form, so the result means `text` whatever `standard_conforming_strings` says.
+/// For the few values that must be spliced into SQL text (role passwords and tenant keys in a
+/// batch sent as one simple query); everything else travels as bind parameters.
+pub fn quote_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 3);
+    if text.contains('\\') {
+        out.push('E');
+    }
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Checks a role name the library will put into `SET LOCAL ROLE`: the same alphabet and length
 /// rules as tenant schema names (the `pg_` prefix is reserved for roles too).
 pub fn validate_role_name(name: &str) -> Result<(), TenantError> {
@@ -284,6 +311,17 @@ mod tests {
             Tenant::new("org_1", "k".repeat(MAX_KEY_LEN + 1)),
             Err(TenantError::KeyTooLong(_))
         ));
+    }
+
+    #[test]
+    fn literals_survive_quotes_and_backslashes() {
+        assert_eq!(quote_literal("org_1"), "'org_1'");
+        assert_eq!(quote_literal("o'k"), "'o''k'");
+        assert_eq!(quote_literal(r"a\'b"), r"E'a\\''b'");
+        assert_eq!(
+            Tenant::new("org_1", "a\0b").unwrap_err(),
+            TenantError::KeyNul
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 use tokio::sync::OnceCell;
 
 /// The local server tried when `DATABASE_URL` is not set.
@@ -164,7 +166,9 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates `st_<random hex>` on the server chosen by [`server_url`].
     ///
-    /// The name carries 128 random bits, so parallel test processes never collide.
+    /// The name carries 64 random bits, so parallel test processes never collide. Roles are
+    /// cluster-wide: the tenant, group and global roles a test creates are named after its
+    /// database and dropped with it.
     ///
     /// # Panics
     ///
@@ -179,7 +183,9 @@ impl TestDatabase {
     }
 
     async fn create_on(admin_url: &'static str) -> Result<TestDatabase, HarnessError> {
-        let name = format!("st_{:032x}", rand::random::<u128>());
+        // 19 bytes: short enough to be the role namespace itself (see `roles::RoleNames`), so
+        // the roles of a dropped test database can be found again by name.
+        let name = format!("st_{:016x}", rand::random::<u64>());
         let admin = connect_admin(admin_url, CONNECT_TIMEOUT)
             .await
             .map_err(|e| HarnessError::db("could not connect to the test server", e))?;
@@ -197,6 +203,9 @@ impl TestDatabase {
                 other => break other,
             }
         };
+        if created.is_ok() {
+            drop_orphan_roles(&admin).await;
+        }
         let _ = admin.close().await;
         created.map_err(|e| HarnessError::db(format!("CREATE DATABASE {name} failed"), e))?;
         tracing::debug!(database = %name, "created test database");
@@ -207,7 +216,7 @@ impl TestDatabase {
         })
     }
 
-    /// The database name, `st_<32 hex digits>`.
+    /// The database name, `st_<16 hex digits>`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -306,6 +315,9 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<(), HarnessError> 
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS {quoted}"))
                 .await;
         }
+        if result.is_ok() {
+            drop_roles_of(&admin, name).await;
+        }
         let _ = admin.close().await;
         result.map_err(|e| HarnessError::db(format!("DROP DATABASE {name} failed"), e))?;
         tracing::debug!(database = %name, "dropped test database");
@@ -314,6 +326,53 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<(), HarnessError> 
     tokio::time::timeout(Duration::from_secs(60), work)
         .await
         .map_err(|_| HarnessError::Unsupported(format!("DROP DATABASE {name} timed out")))?
+}
+
+/// Drops the roles named after test database `name` (best effort: a role still holding
+/// privileges in another live database stays until that one is dropped).
+async fn drop_roles_of(admin: &DatabaseConnection, name: &str) {
+    drop_roles(
+        admin,
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT rolname::text AS name FROM pg_roles WHERE starts_with(rolname, $1)",
+            [format!("{name}_").into()],
+        ),
+    )
+    .await;
+}
+
+/// Drops roles of test databases that no longer exist (a test process killed before its
+/// databases were dropped).
+async fn drop_orphan_roles(admin: &DatabaseConnection) {
+    drop_roles(
+        admin,
+        Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT rolname::text AS name FROM pg_roles
+              WHERE rolname ~ '^st_[0-9a-f]{16}_'
+                AND NOT EXISTS (SELECT FROM pg_database d WHERE d.datname = left(rolname, 19))",
+        ),
+    )
+    .await;
+}
+
+/// Drops every role `query` names (column `name`).
+async fn drop_roles(admin: &DatabaseConnection, query: Statement) {
+    let Ok(rows) = admin.query_all_raw(query).await else {
+        return;
+    };
+    for row in rows {
+        let Ok(role) = row.try_get::<String>("", "name") else {
+            continue;
+        };
+        if let Err(e) = admin
+            .execute_unprepared(&format!("DROP ROLE IF EXISTS {}", quote_ident(&role)))
+            .await
+        {
+            tracing::debug!(role = %role, error = %e, "test role kept for now");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,6 +535,21 @@ fn cluster_admin_url(port: u16) -> String {
 /// [`HarnessError::NoBinaries`] when `initdb`/`pg_ctl` cannot be found; otherwise the failing
 /// step, with the end of the server log when the server did not start.
 pub async fn start_throwaway_cluster() -> Result<String, HarnessError> {
+    start_throwaway_cluster_with(ClusterAuth::Trust).await
+}
+
+/// How a throwaway cluster authenticates TCP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterAuth {
+    /// Everyone is trusted (what [`start_throwaway_cluster`] starts).
+    Trust,
+    /// `postgres` is trusted, every other role must log in with its password
+    /// (`scram-sha-256`): for tests of what passwords guard, such as tenant logins.
+    Password,
+}
+
+/// [`start_throwaway_cluster`] with the given authentication.
+pub async fn start_throwaway_cluster_with(auth: ClusterAuth) -> Result<String, HarnessError> {
     let bin = find_pg_bin()?;
     let runner = Runner::detect()?;
     let mut attempts = 0;
@@ -501,6 +575,9 @@ pub async fn start_throwaway_cluster() -> Result<String, HarnessError> {
             // Before initdb, so a process killed mid-start leaves nothing behind either.
             spawn_watchdog(&state, &data, 0, true, &runner, &bin)?;
             init_cluster(&bin, &runner, &data).await?;
+            if auth == ClusterAuth::Password {
+                require_passwords(&data)?;
+            }
             start_server(&bin, &runner, &data, port).await?;
             wait_until_ready(port).await
         }
@@ -749,6 +826,20 @@ async fn init_cluster(bin: &PgBin, runner: &Runner, data: &Path) -> Result<(), H
         .open(&conf)
         .and_then(|mut f| f.write_all(settings.as_bytes()))
         .map_err(|e| HarnessError::io(format!("could not write {}", conf.display()), e))
+}
+
+/// Replaces `pg_hba.conf`: `postgres` trusted (the harness is its admin), every other role
+/// must present its SCRAM-SHA-256 password over TCP.
+fn require_passwords(data: &Path) -> Result<(), HarnessError> {
+    let hba = data.join("pg_hba.conf");
+    fs::write(
+        &hba,
+        "# Written by sea_tenancy::testing (ClusterAuth::Password).\n\
+         local all all trust\n\
+         host all postgres 127.0.0.1/32 trust\n\
+         host all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .map_err(|e| HarnessError::io(format!("could not write {}", hba.display()), e))
 }
 
 /// `pg_ctl start -w`; the port is passed on the command line (pg_ctl keeps it in

@@ -27,7 +27,6 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryOrder, Set, SqlErr,
 };
-use sea_tenancy::roles::DEFAULT_APP_ROLE;
 use sea_tenancy::{Tenancy, TenancyError, Tenant};
 use sea_tenancy_axum::{
     ConfigError, JwtConfig, ResolveError, TenantCache, TenantDb, TenantId, TenantLayer,
@@ -102,10 +101,14 @@ struct AppState {
     signing: EncodingKey,
 }
 
-/// Builds the API over `raw`, a connection to a database migrated with
-/// `sea_tenancy::migrate::migrate_public(&SaasApp, ..)`.
-pub fn app(raw: DatabaseConnection, config: &Config) -> Result<Router, SetupError> {
-    let tenancy = Tenancy::new(raw.clone()).with_app_role(DEFAULT_APP_ROLE)?;
+/// Builds the API over `raw`, the owner's connection to a database migrated with
+/// `sea_tenancy::migrate::migrate_public(&SaasApp, ..)`, and `tenancy`, the app's connection
+/// to it (`Tenancy::connect(&SaasApp, url)`: the global role and each tenant's own role).
+pub fn app(
+    raw: DatabaseConnection,
+    tenancy: Tenancy,
+    config: &Config,
+) -> Result<Router, SetupError> {
     let source = match config.mode {
         TenantMode::Jwt => {
             TenantSource::jwt(JwtConfig::hs256(&config.jwt_secret)?.claim(ORG_CLAIM))
@@ -148,8 +151,11 @@ pub fn app(raw: DatabaseConnection, config: &Config) -> Result<Router, SetupErro
 }
 
 /// Connects to `server_url`'s server, creates database [`DATABASE`] if it is missing, migrates
-/// `public` and brings every existing organization's schema up to date.
-pub async fn prepare_database(server_url: &str) -> Result<DatabaseConnection, SetupError> {
+/// `public` and brings every existing organization's schema up to date. Returns the owner's
+/// connection and the app's.
+pub async fn prepare_database(
+    server_url: &str,
+) -> Result<(DatabaseConnection, Tenancy), SetupError> {
     let admin_url = with_database(server_url, "postgres");
     let admin = Database::connect(admin_url.as_str())
         .await
@@ -178,7 +184,7 @@ pub async fn prepare_database(server_url: &str) -> Result<DatabaseConnection, Se
         .map_err(db_step(format!("could not connect to {url}")))?;
     sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
         .await
-        .map_err(db_step("could not migrate the public schema"))?;
+        .map_err(|e| db_step("could not migrate the public schema")(e.into()))?;
     let tenants = <SaasApp as sea_tenancy::TenancyApp>::all_tenants(&SaasApp, &raw)
         .await
         .map_err(db_step("could not list organizations"))?;
@@ -191,7 +197,8 @@ pub async fn prepare_database(server_url: &str) -> Result<DatabaseConnection, Se
             source: e.clone(),
         });
     }
-    Ok(raw)
+    let tenancy = Tenancy::connect(&SaasApp, url.as_str()).await?;
+    Ok((raw, tenancy))
 }
 
 /// `server_url` with its database replaced by `database` (query string kept).

@@ -45,10 +45,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| LOCAL_SERVER.to_owned());
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
 
-    let raw = axum_saas::prepare_database(&server).await?;
+    let (raw, tenancy) = axum_saas::prepare_database(&server).await?;
     println!("database {DATABASE}: ready (public and every organization migrated)");
     let app = axum_saas::app(
         raw,
+        tenancy,
         &Config {
             mode,
             jwt_secret: jwt_secret.into_bytes(),

@@ -24,8 +24,14 @@ async fn start(mode: TenantMode) -> Server {
     sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
         .await
         .expect("public migrations");
+    let mut options = database.connect_options();
+    options.max_connections(10);
+    let tenancy = sea_tenancy::Tenancy::connect(&SaasApp, options)
+        .await
+        .expect("tenancy");
     let app = axum_saas::app(
         raw,
+        tenancy,
         &Config {
             mode,
             jwt_secret: SECRET.to_vec(),

@@ -9,6 +9,7 @@
 
 mod databases;
 mod progress;
+mod roles;
 mod status_output;
 mod tenants;
 
@@ -99,6 +100,12 @@ pub enum Command {
         /// What to do with the catalog.
         #[command(subcommand)]
         command: databases::DatabasesCommand,
+    },
+    /// Tenant roles: create missing ones, reset passwords, re-grant.
+    Roles {
+        /// What to do with roles.
+        #[command(subcommand)]
+        command: roles::RolesCommand,
     },
     /// Manage tenant schemas by hand.
     Tenants {
@@ -269,6 +276,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         }
         Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
+        Command::Roles { command } => roles::execute(app, &db, command).await,
         Command::GenerateMigrations { .. } => unreachable!("handled before connecting"),
     }
 }

@@ -13,6 +13,7 @@ use crate::migrate::{lock, migrate_tenant, mirror};
 use crate::placement::DEFAULT_DATABASE;
 use crate::placement::provision::prepare_database;
 use crate::placement::relocate::{SourceFate, move_tenant};
+use crate::roles::{RoleSetup, tenant as role};
 use crate::tenant::Tenant;
 
 /// `tenants` subcommands.
@@ -82,6 +83,7 @@ pub(super) async fn execute<A: TenancyApp>(
         }
         TenantsCommand::Create { name } => {
             let tenant = tenant(&name)?;
+            let roles = role_setup(app, db).await?;
             // In the database the catalog places it in, if there is a catalog.
             let (database, target) = match super::placement(app, db).await? {
                 Some(placement) => {
@@ -94,7 +96,7 @@ pub(super) async fn execute<A: TenancyApp>(
                         .await
                         .map_err(|e| e.to_string())?;
                     if name.is_some() {
-                        prepare_database(app, &conn)
+                        prepare_database(app, &conn, &roles)
                             .await
                             .map_err(|e| e.to_string())?;
                     }
@@ -108,7 +110,7 @@ pub(super) async fn execute<A: TenancyApp>(
                 .await
                 .map_err(|e| e.to_string())?;
             txn.commit().await.map_err(db_err)?;
-            let applied = migrate_tenant::<A>(&target, &tenant, app.app_role())
+            let applied = migrate_tenant::<A>(&target, &tenant, &roles)
                 .await
                 .map_err(|e| format!("created `{tenant}` but its migrations failed: {e}"))?;
             let place = database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
@@ -116,6 +118,7 @@ pub(super) async fn execute<A: TenancyApp>(
         }
         TenantsCommand::Rename { old, new } => {
             let (old, new) = (tenant(&old)?, tenant(&new)?);
+            let roles = role_setup(app, db).await?;
             let txn = db.begin().await.map_err(db_err)?;
             for t in [&old, &new] {
                 lock(&txn, t.schema()).await.map_err(db_err)?;
@@ -128,6 +131,9 @@ pub(super) async fn execute<A: TenancyApp>(
             ))
             .await
             .map_err(|e| format!("cannot rename `{old}` to `{new}`: {e}"))?;
+            txn.execute_unprepared(&role::rename_sql(&roles.names, &roles.secret, &old, &new))
+                .await
+                .map_err(db_err)?;
             mirror::rename(&txn, &old, &new).await.map_err(db_err)?;
             crate::placement::catalog::rename_tenant(&txn, &old, &new)
                 .await
@@ -168,6 +174,7 @@ pub(super) async fn execute<A: TenancyApp>(
         }
         TenantsCommand::Drop { name, yes } => {
             let tenant = tenant(&name)?;
+            let roles = role_setup(app, db).await?;
             if !yes {
                 return Err(format!(
                     "refusing to drop `{tenant}` and all its data without --yes"
@@ -176,15 +183,23 @@ pub(super) async fn execute<A: TenancyApp>(
             let txn = db.begin().await.map_err(db_err)?;
             lock(&txn, tenant.schema()).await.map_err(db_err)?;
             require_schema(&txn, &tenant).await?;
-            txn.execute_unprepared(&format!("DROP SCHEMA {} CASCADE", tenant.quoted_schema()))
-                .await
-                .map_err(db_err)?;
+            txn.execute_unprepared(&format!(
+                "{}\nDROP SCHEMA {} CASCADE",
+                role::drop_sql(&roles.names, &tenant),
+                tenant.quoted_schema()
+            ))
+            .await
+            .map_err(db_err)?;
             mirror::forget(&txn, &tenant).await.map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             println!("{tenant}: dropped");
         }
     }
     Ok(true)
+}
+
+async fn role_setup<A: TenancyApp>(app: &A, db: &DatabaseConnection) -> Result<RoleSetup, String> {
+    RoleSetup::of(app, db).await.map_err(|e| e.to_string())
 }
 
 fn tenant(name: &str) -> Result<Tenant, String> {

@@ -19,8 +19,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
+use crate::error::TenancyError;
 use crate::manage::{apply_tenant_set, replay};
-use crate::roles::install_app_role;
+use crate::registry::Registry;
+use crate::roles::{RoleSetup, install, tenant as role};
 use crate::tenant::Tenant;
 pub use status::{State, TenantStatus, status};
 
@@ -51,16 +53,34 @@ impl Report {
     }
 }
 
-/// Applies the public set, then (re-)grants the app role on `public`.
-pub async fn migrate_public<A: TenancyApp>(app: &A, db: &DatabaseConnection) -> Result<(), DbErr> {
+/// Applies the public set, then installs the app's roles and (re-)grants what they may do in
+/// `public` (see [`crate::roles::install`]), in one transaction.
+pub async fn migrate_public<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+) -> Result<(), TenancyError> {
+    let roles = RoleSetup::of(app, db).await?;
+    migrate_public_with(app, db, &roles).await
+}
+
+/// [`migrate_public`] with the role setup given (a tenant database uses the default
+/// database's names).
+pub(crate) async fn migrate_public_with<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+    roles: &RoleSetup,
+) -> Result<(), TenancyError> {
     // One public migrator at a time across processes.
     let txn = db.begin().await?;
     lock(&txn, "public").await?;
     A::PublicMigrator::up(&txn, None).await?;
-    if let Some(role) = app.app_role() {
-        install_app_role(&txn, role).await?;
-    }
-    txn.commit().await
+    let registry = Registry::global()?;
+    install(&txn, &roles.names, &roles.secret, &registry, |t| {
+        app.tenant_access(t)
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Brings every tenant of `tenants` up to date with the tenant set, `jobs` at a time. Calls
@@ -72,6 +92,20 @@ pub async fn migrate_tenants<A: TenancyApp>(
     jobs: usize,
     on_done: impl Fn(&TenantOutcome),
 ) -> Result<Report, DbErr> {
+    let roles = RoleSetup::of(app, db).await.map_err(DbErr::from)?;
+    migrate_tenants_with(app, db, &roles, tenants, jobs, on_done).await
+}
+
+/// [`migrate_tenants`] with the role setup given.
+pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+    roles: &RoleSetup,
+    tenants: &[Tenant],
+    jobs: usize,
+    on_done: impl Fn(&TenantOutcome),
+) -> Result<Report, DbErr> {
+    let _ = app;
     let statuses = status::<A::TenantMigrator, _>(db, tenants).await?;
     let mut report = Report::default();
     let mut work = Vec::new();
@@ -91,7 +125,7 @@ pub async fn migrate_tenants<A: TenancyApp>(
     }
     let mut done: Vec<(usize, TenantOutcome)> = futures::stream::iter(work)
         .map(|(i, tenant)| async move {
-            let result = migrate_tenant::<A>(db, &tenant, app.app_role()).await;
+            let result = migrate_tenant::<A>(db, &tenant, roles).await;
             (i, TenantOutcome { tenant, result })
         })
         .buffer_unordered(jobs.max(1))
@@ -103,12 +137,12 @@ pub async fn migrate_tenants<A: TenancyApp>(
     Ok(report)
 }
 
-/// Migrates one tenant in a transaction of its own, creating its schema if needed; returns how
-/// many migrations it applied.
+/// Migrates one tenant in a transaction of its own, creating its schema (and role) if needed;
+/// returns how many migrations it applied.
 pub async fn migrate_tenant<A: TenancyApp>(
     db: &DatabaseConnection,
     tenant: &Tenant,
-    app_role: Option<&str>,
+    roles: &RoleSetup,
 ) -> Result<usize, DbErr> {
     let txn = db.begin().await?;
     lock(&txn, tenant.schema()).await?;
@@ -123,10 +157,14 @@ pub async fn migrate_tenant<A: TenancyApp>(
         txn.execute_unprepared(&format!("CREATE SCHEMA {}", tenant.quoted_schema()))
             .await?;
     }
-    // A tenant's first migration run also grants it to the app role; default privileges
-    // cover the tables later migrations create.
+    // A tenant's first migration run also gives it its role; default privileges cover the
+    // tables later migrations create.
     let fresh = !before.tracked;
-    let grant_to = if fresh { app_role } else { None };
+    let role_sql = if fresh {
+        role::provision_sql(&roles.names, &roles.secret, tenant)
+    } else {
+        String::new()
+    };
     match script::recorded::<A::TenantMigrator>().await {
         // The pending migrations only send fixed statements: one round trip for all of them.
         Some(recorded) => {
@@ -135,9 +173,9 @@ pub async fn migrate_tenant<A: TenancyApp>(
             } else {
                 applied_versions(&txn, tenant).await?
             };
-            replay(&txn, tenant, &recorded.script(&applied), grant_to).await?;
+            replay(&txn, tenant, &recorded.script(&applied), &role_sql).await?;
         }
-        None => apply_tenant_set::<A::TenantMigrator>(&txn, tenant, grant_to, fresh).await?,
+        None => apply_tenant_set::<A::TenantMigrator>(&txn, tenant, &role_sql, fresh).await?,
     }
     txn.commit().await?;
     Ok(before.pending)

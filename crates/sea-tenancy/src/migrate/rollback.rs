@@ -25,7 +25,7 @@ pub async fn rollback_tenant<M: MigratorTrait>(
             "tenant schema `{tenant}` does not exist; nothing to roll back"
         )));
     }
-    session::enter(&txn, tenant, None, false).await?;
+    session::search_path(&txn, tenant).await?;
     let undone = state[0].applied.min(steps as usize);
     if undone > 0 {
         M::down(&txn, Some(steps)).await?;

@@ -78,12 +78,18 @@ CREATE TABLE IF NOT EXISTS public.sea_tenancy_moved (
     fenced_schema text,
     moved_at timestamptz NOT NULL DEFAULT now()
 );
-GRANT SELECT ON public.sea_tenancy_moved TO PUBLIC;
+REVOKE ALL ON public.sea_tenancy_moved FROM PUBLIC;
+-- Runs as its owner: tenant roles may ask about themselves without reading the table.
 CREATE OR REPLACE FUNCTION public.sea_tenancy_resident(t text) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $fn$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     target text;
 BEGIN
+    -- A tenant role asks about itself only (it must not learn of, or hold up, another's move).
+    IF to_regclass('public.sea_tenancy_tenants') IS NOT NULL
+       AND EXISTS (SELECT FROM public.sea_tenancy_tenants m WHERE m.role = session_user AND m.schema <> t) THEN
+        RAISE EXCEPTION 'sea-tenancy: a tenant may only ask about its own placement' USING ERRCODE = '42501';
+    END IF;
     SELECT database INTO target FROM public.sea_tenancy_moved WHERE tenant = t;
     IF FOUND THEN
         RAISE EXCEPTION 'sea-tenancy: tenant % has moved to database %', t, target

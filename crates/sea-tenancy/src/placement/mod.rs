@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OnceCell;
 
 pub(crate) use crate::manage::sqlstate;
 use crate::tenant::Tenant;
@@ -75,16 +75,6 @@ pub enum PlacementError {
         /// Its end.
         end: i64,
     },
-    /// Every connection [`PoolLimits::total`] allows is in use and none came free in time.
-    #[error(
-        "sea-tenancy: all {total} connections to tenant databases stayed in use for {waited:?}; raise `PoolLimits::total` or keep fewer tenant transactions open at once"
-    )]
-    Exhausted {
-        /// The limit.
-        total: u32,
-        /// How long the statement waited.
-        waited: Duration,
-    },
     /// A connection URL was refused.
     #[error("sea-tenancy: {0}")]
     Url(#[from] UrlError),
@@ -113,11 +103,9 @@ impl From<PlacementError> for DbErr {
 /// Limits of the pools [`Placement`] opens.
 #[derive(Debug, Clone)]
 pub struct PoolLimits {
-    /// Connections per tenant database (default 5).
+    /// Connections per tenant database (default 5), for the owner's work there: provisioning,
+    /// migrations, moves. Tenant statements use logins of their own (see [`crate::logins`]).
     pub per_database: u32,
-    /// Connections in use at once across all tenant databases (default 50); a statement or
-    /// transaction waits for a free one beyond that.
-    pub total: u32,
     /// Idle connections of tenant databases close after this long (default 60 s), so databases
     /// no longer used hold no connections.
     pub idle_timeout: Duration,
@@ -129,7 +117,6 @@ impl Default for PoolLimits {
     fn default() -> Self {
         Self {
             per_database: 5,
-            total: 50,
             idle_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
         }
@@ -144,12 +131,13 @@ impl Default for PoolLimits {
 /// use sea_tenancy::placement::Placement;
 /// use sea_tenancy::{Tenancy, Tenant};
 ///
-/// let default = sea_orm::Database::connect("postgres://localhost/app").await?;
+/// let url = "postgres://owner@localhost/app";
+/// let default = sea_orm::Database::connect(url).await?;
 /// let placement = Placement::builder(default.clone())
-///     .database("eu", "postgres://app@db-eu/app".parse()?) // or stored in the catalog
+///     .database("eu", "postgres://owner@db-eu/app".parse()?) // or stored in the catalog
 ///     .build()
 ///     .await?;
-/// let db = Tenancy::new(default).with_placement(placement);
+/// let db = Tenancy::builder(url).placement(placement).connect().await?;
 /// let acme = db.with_tenant(Tenant::new("org_7", 7)?); // goes to `eu` if the catalog says so
 /// # Ok(()) }
 /// ```
@@ -166,7 +154,6 @@ struct Inner {
     ttl: Duration,
     pools: Mutex<HashMap<String, Arc<OnceCell<DatabaseConnection>>>>,
     cache: RwLock<HashMap<String, Cached>>,
-    in_use: Arc<Semaphore>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,7 +203,6 @@ impl PlacementBuilder {
         if !catalog::is_installed(&self.default).await? {
             return Err(PlacementError::CatalogMissing);
         }
-        let total = self.limits.total.max(1) as usize;
         Ok(Placement {
             inner: Arc::new(Inner {
                 default: self.default,
@@ -225,20 +211,9 @@ impl PlacementBuilder {
                 ttl: self.ttl,
                 pools: Mutex::new(HashMap::new()),
                 cache: RwLock::new(HashMap::new()),
-                in_use: Arc::new(Semaphore::new(total)),
             }),
         })
     }
-}
-
-/// A connection to the database of a tenant, and its share of [`PoolLimits::total`].
-pub(crate) struct Target {
-    /// The database name; `None` for the default database.
-    pub database: Option<Arc<str>>,
-    /// Its pool.
-    pub db: DatabaseConnection,
-    /// Held while the statement or transaction runs (tenant databases only).
-    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Placement {
@@ -368,33 +343,6 @@ impl Placement {
                 database: name.to_owned(),
                 reason: mask(&e.to_string()),
             })
-    }
-
-    /// Where `tenant`'s statements go now.
-    pub(crate) async fn target(&self, tenant: &Tenant) -> Result<Target, PlacementError> {
-        let database = self.database_of(tenant).await?;
-        let Some(name) = database.clone() else {
-            return Ok(Target {
-                database: None,
-                db: self.inner.default.clone(),
-                permit: None,
-            });
-        };
-        let db = self.connection(Some(&name)).await?;
-        // Bounded like a pool's acquire: all permits held by open transactions must not hang.
-        let wait = self.inner.limits.connect_timeout * 6;
-        let permit = tokio::time::timeout(wait, self.inner.in_use.clone().acquire_owned())
-            .await
-            .map_err(|_| PlacementError::Exhausted {
-                total: self.inner.limits.total,
-                waited: wait,
-            })?
-            .expect("the semaphore is never closed");
-        Ok(Target {
-            database,
-            db,
-            permit: Some(permit),
-        })
     }
 
     /// Splits `tenants` by database (`None`: the default database, listed first), keeping their

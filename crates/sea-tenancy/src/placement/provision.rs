@@ -7,8 +7,8 @@
 //! process killed between the two leaves only an unreferenced schema behind.
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, TransactionTrait,
 };
 
 use super::{Placement, catalog};
@@ -17,7 +17,8 @@ use crate::error::TenancyError;
 use crate::manage::{
     ManageTenant, apply_tenant_set, create_schema, enter_provisioning, leave_provisioning,
 };
-use crate::migrate::{lock, migrate_public};
+use crate::migrate::{lock, migrate_public_with};
+use crate::roles::{RoleSetup, tenant as role};
 
 /// Inserts the tenant row `row` and creates its tenant where the catalog places it — or, with
 /// `into: Some(name)`, lists it to database `name` first (in the same transaction as the row).
@@ -39,8 +40,13 @@ where
     <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
+    let secret = app.login_secret()?;
     let txn = placement.default_db().begin().await?;
     let restore = enter_provisioning(&txn).await?;
+    let roles = RoleSetup {
+        names: restore.role_names(app)?,
+        secret,
+    };
     let model = row.insert(&txn).await?;
     let tenant = E::<M>::tenant_of(&model)?;
     if let Some(name) = into {
@@ -49,10 +55,14 @@ where
     let database = catalog::lookup(&txn, std::slice::from_ref(&tenant))
         .await?
         .remove(0);
+    let tenant_roles = role::provision_sql(&roles.names, &roles.secret, &tenant);
     let Some(name) = database.filter(|_| E::<M>::CREATE) else {
         if E::<M>::CREATE {
             create_schema(&txn, &tenant).await?;
-            apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, app.app_role(), true).await?;
+            apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &tenant_roles, true).await?;
+        } else {
+            txn.execute_unprepared(&role::ensure_sql(&roles.names, &roles.secret, &tenant))
+                .await?;
         }
         leave_provisioning(&txn, &restore).await?;
         txn.commit().await?;
@@ -60,7 +70,7 @@ where
         return Ok(model);
     };
     let remote = placement.connection_with(&txn, Some(&name)).await?;
-    prepare_database(app, &remote).await?;
+    prepare_database(app, &remote, &roles).await?;
     let rtxn = remote.begin().await?;
     lock(&rtxn, tenant.schema()).await?;
     let remote_restore = enter_provisioning(&rtxn).await?;
@@ -72,12 +82,23 @@ where
         .insert(&rtxn)
         .await?;
     create_schema(&rtxn, &tenant).await?;
-    apply_tenant_set::<A::TenantMigrator>(&rtxn, &tenant, app.app_role(), true).await?;
+    apply_tenant_set::<A::TenantMigrator>(&rtxn, &tenant, &tenant_roles, true).await?;
     leave_provisioning(&rtxn, &remote_restore).await?;
     rtxn.commit().await?;
-    leave_provisioning(&txn, &restore).await?;
-    if let Err(e) = txn.commit().await {
-        super::relocate::remove_tenant(&remote, &tenant, &[]).await;
+    // Its statements on global tables run in the default database, as its role: on another
+    // server the role must exist there too (on the same server this finds it, committed).
+    let home = txn
+        .execute_unprepared(&role::ensure_sql(&roles.names, &roles.secret, &tenant))
+        .await;
+    let committed = match home {
+        Ok(_) => match leave_provisioning(&txn, &restore).await {
+            Ok(()) => txn.commit().await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = committed {
+        super::relocate::remove_tenant(&remote, &tenant, &[], &roles.names, true).await;
         return Err(e.into());
     }
     placement.invalidate(&tenant);
@@ -85,12 +106,14 @@ where
 }
 
 /// Makes `db` ready to hold tenants: the public migration set (under the same lock as
-/// `migrate`), the app role's grants and the move fence. Idempotent.
+/// `migrate`), the roles' grants (named as in the default database: `roles`) and the move
+/// fence. Idempotent.
 pub async fn prepare_database<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
+    roles: &RoleSetup,
 ) -> Result<(), TenancyError> {
-    migrate_public(app, db).await?;
+    migrate_public_with(app, db, roles).await?;
     catalog::install_fence(db).await?;
     Ok(())
 }

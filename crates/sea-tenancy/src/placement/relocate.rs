@@ -30,7 +30,12 @@ use super::{DEFAULT_DATABASE, Placement, PlacementError, catalog};
 use crate::app::TenancyApp;
 use crate::migrate::{State, migrate_tenant, mirror, status};
 use crate::registry::Registry;
+use crate::roles::{RoleNames, RoleSetup, tenant as role};
+use crate::session;
 use crate::tenant::{Tenant, quote_ident};
+
+/// The move's own setting: the tenant key its statements filter attribute rows by.
+const MOVE_KEY: &str = "sea_tenancy.moving";
 
 /// What a move did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +174,7 @@ impl Item {
     fn filter(&self, alias: &str) -> String {
         match &self.column {
             Some(col) => format!(
-                " WHERE {alias}.{}::text = current_setting('sea_tenancy.tenant')",
+                " WHERE {alias}.{}::text = current_setting('{MOVE_KEY}')",
                 quote_ident(col)
             ),
             None => String::new(),
@@ -215,6 +220,10 @@ pub async fn move_tenant<A: TenancyApp>(
     let src = placement.connection(from.as_deref()).await?;
     let dst = placement.connection(Some(to)).await?;
     let registry = Registry::global().map_err(|e| failed(e.to_string()))?;
+    // Every database names roles as the default one does.
+    let roles = RoleSetup::of(app, placement.default_db())
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     let state = status::<A::TenantMigrator, _>(&src, std::slice::from_ref(tenant))
         .await
         .map_err(|e| failed(e.to_string()))?
@@ -226,7 +235,7 @@ pub async fn move_tenant<A: TenancyApp>(
             state: state.state.as_str().to_owned(),
         });
     }
-    prepare_database(app, &dst)
+    prepare_database(app, &dst, &roles)
         .await
         .map_err(|e| failed(format!("preparing `{to}`: {e}")))?;
     catalog::install_fence(&src)
@@ -243,19 +252,20 @@ pub async fn move_tenant<A: TenancyApp>(
             what: format!("a schema `{tenant}`"),
         });
     }
-    migrate_tenant::<A>(&dst, tenant, app.app_role())
+    migrate_tenant::<A>(&dst, tenant, &roles)
         .await
         .map_err(|e| failed(format!("creating the schema in `{to}`: {e}")))?;
     let mut transfer = Transfer {
         tenant,
         registry: &registry,
+        names: &roles.names,
         from: &from_name,
         to,
     };
     let mut source = match transfer.run(&src, &dst).await {
         Ok(source) => source,
         Err(e) => {
-            remove_tenant(&dst, tenant, &[]).await;
+            remove_tenant(&dst, tenant, &[], &roles.names, false).await;
             return Err(e);
         }
     };
@@ -279,7 +289,8 @@ pub async fn move_tenant<A: TenancyApp>(
             match routed {
                 Ok(found) if found[0].as_deref() == Some(to) => {}
                 Ok(_) => {
-                    remove_tenant(&dst, tenant, &source.copied.attribute).await;
+                    remove_tenant(&dst, tenant, &source.copied.attribute, &roles.names, false)
+                        .await;
                     return Err(MoveError::Failed {
                         tenant: tenant.schema().to_owned(),
                         reason: format!("switching the catalog and fencing the source: {e}"),
@@ -300,7 +311,7 @@ pub async fn move_tenant<A: TenancyApp>(
         // (never written in two places), and one command finishes the move.
         let fenced = transfer.fence(&mut source, &fate, false).await;
         if let Err(e) = fenced {
-            remove_tenant(&dst, tenant, &source.copied.attribute).await;
+            remove_tenant(&dst, tenant, &source.copied.attribute, &roles.names, false).await;
             return Err(MoveError::Failed {
                 tenant: tenant.schema().to_owned(),
                 reason: format!("fencing the source: {e}"),
@@ -345,6 +356,7 @@ struct Copied {
 struct Transfer<'a> {
     tenant: &'a Tenant,
     registry: &'a Registry,
+    names: &'a RoleNames,
     from: &'a str,
     to: &'a str,
 }
@@ -372,12 +384,14 @@ impl Transfer<'_> {
     }
 
     async fn copy(&mut self, s: &mut Conn, d: &mut Conn) -> Result<Copied, MoveError> {
-        let enter = "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || $1, 0)), set_config('sea_tenancy.tenant', $2, true), set_config('sea_tenancy.provisioning', 'on', true)";
+        let enter = format!(
+            "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || $1, 0)), set_config('{MOVE_KEY}', $2, true), set_config('sea_tenancy.provisioning', 'on', true)"
+        );
         for conn in [&mut *s, &mut *d] {
             exec(conn, "BEGIN".to_owned())
                 .await
                 .map_err(|e| self.failed(e))?;
-            sqlx::query(enter)
+            sqlx::query(AssertSqlSafe(enter.as_str()))
                 .bind(self.tenant.schema())
                 .bind(self.tenant.key())
                 .execute(&mut **conn)
@@ -830,6 +844,15 @@ impl Transfer<'_> {
         if fenced.is_none() {
             sql.push_str(&delete_rows_sql(&source.copied.attribute));
         }
+        // The tenant's role keeps nothing here: not the old copy, not its attribute rows.
+        let left = fenced.as_deref().unwrap_or(self.tenant.schema());
+        sql.push_str(&role::revoke_sql(
+            self.names,
+            self.tenant,
+            left,
+            Some(self.to),
+        ));
+        sql.push('\n');
         sql.push_str(&mirror::forget_sql(self.tenant));
         sql.push_str(";\nCOMMIT");
         exec(s, sql).await?;
@@ -848,15 +871,27 @@ fn fenced_name(tenant: &Tenant) -> String {
     name
 }
 
-/// Best effort: removes `tenant` from `db` — its schema, its rows of the `attribute` tables and
-/// its mirror entries — after a move or a provisioning that failed half-way there.
-pub(super) async fn remove_tenant(db: &DatabaseConnection, tenant: &Tenant, attribute: &[Item]) {
+/// Best effort: removes `tenant` from `db` — its schema, its rows of the `attribute` tables,
+/// its mirror entries and its privileges (and its role, with `drop_role`: a provisioning that
+/// created it) — after a move or a provisioning that failed half-way there.
+pub(super) async fn remove_tenant(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    attribute: &[Item],
+    names: &RoleNames,
+    drop_role: bool,
+) {
     let undo = async {
         let txn = db.begin().await?;
-        // The tenant key: the deletes then pass row-level security.
-        crate::session::enter(&txn, tenant, None, false).await?;
+        // The tenant key the deletes filter by.
+        session::set_local(&txn, MOVE_KEY, tenant.key()).await?;
+        let roles = if drop_role {
+            role::drop_sql(names, tenant)
+        } else {
+            role::revoke_sql(names, tenant, tenant.schema(), None)
+        };
         let sql = format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE;\n{}{}",
+            "{roles}\nDROP SCHEMA IF EXISTS {} CASCADE;\n{}{}",
             tenant.quoted_schema(),
             delete_rows_sql(attribute),
             mirror::forget_sql(tenant)
@@ -870,7 +905,8 @@ pub(super) async fn remove_tenant(db: &DatabaseConnection, tenant: &Tenant, attr
     }
 }
 
-/// `DELETE` of the tenant's rows from each of `attribute` (the session holds its key).
+/// `DELETE` of the tenant's rows from each of `attribute` (the session holds its key in
+/// [`MOVE_KEY`]).
 fn delete_rows_sql(attribute: &[Item]) -> String {
     attribute
         .iter()

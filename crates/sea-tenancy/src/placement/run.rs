@@ -12,7 +12,8 @@ use super::Placement;
 use super::provision::prepare_database;
 use crate::app::TenancyApp;
 use crate::migrate::rollback::rollback_tenant;
-use crate::migrate::{Report, TenantOutcome, TenantStatus, migrate_tenants, status};
+use crate::migrate::{Report, TenantOutcome, TenantStatus, migrate_tenants_with, status};
+use crate::roles::RoleSetup;
 use crate::tenant::Tenant;
 
 /// The tenants of one database, with what happened to them.
@@ -85,17 +86,21 @@ pub async fn migrate<A: TenancyApp>(
     on_done: impl Fn(&TenantOutcome),
 ) -> Result<Vec<PerDatabase<Report>>, String> {
     let on_done = &on_done;
+    // Every database names roles as the default one does.
+    let roles = &RoleSetup::of(app, default)
+        .await
+        .map_err(|e| e.to_string())?;
     each_database(
         default,
         placement,
         tenants,
         |db, is_default, tenants| async move {
             if public && !is_default {
-                prepare_database(app, &db)
+                prepare_database(app, &db, roles)
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            migrate_tenants(app, &db, &tenants, jobs, on_done)
+            migrate_tenants_with(app, &db, roles, &tenants, jobs, on_done)
                 .await
                 .map_err(|e| format!("cannot read tenant migration state: {e}"))
         },

@@ -25,6 +25,8 @@ pub(crate) enum Kind<'a> {
     Open,
     Close,
     Semicolon,
+    /// A string literal (`'..'`, `E'..'`, `U&'..'`, ...), as written.
+    Str,
     /// Literals, parameters, operators: nothing the router looks at.
     Other,
 }
@@ -50,7 +52,11 @@ pub(crate) fn tokenize(sql: &str) -> Vec<Token<'_>> {
                 continue;
             }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = find_from(bytes, i, b"\n").map_or(bytes.len(), |p| p + 1);
+                // PostgreSQL ends a line comment at a carriage return as well as a newline.
+                i = bytes[i..]
+                    .iter()
+                    .position(|&c| c == b'\n' || c == b'\r')
+                    .map_or(bytes.len(), |p| i + p + 1);
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
@@ -59,7 +65,7 @@ pub(crate) fn tokenize(sql: &str) -> Vec<Token<'_>> {
             }
             b'\'' => {
                 i = skip_string(bytes, i, false);
-                Kind::Other
+                Kind::Str
             }
             b'"' => {
                 let (end, ident) = quoted_ident(sql, i);
@@ -103,7 +109,7 @@ pub(crate) fn tokenize(sql: &str) -> Vec<Token<'_>> {
                 // E'..' strings give backslash a meaning; U&'..', B'..', X'..' are plain strings.
                 if bytes.get(i) == Some(&b'\'') && word.len() <= 2 {
                     i = skip_string(bytes, i, word.eq_ignore_ascii_case("e"));
-                    Kind::Other
+                    Kind::Str
                 } else {
                     Kind::Word(word)
                 }

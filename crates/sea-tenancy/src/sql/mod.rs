@@ -1,4 +1,5 @@
 //! Reading SQL text: just enough to know which tables a statement touches.
 
 pub(crate) mod lexer;
+pub(crate) mod refusals;
 pub(crate) mod relations;

@@ -32,6 +32,8 @@ pub(crate) struct Analysis<'a> {
     pub single_dml: bool,
     /// It starts with a session-level `SET`/`RESET` (not `SET LOCAL`).
     pub sets_session_state: bool,
+    /// A statement kind tenant connections refuse (see `refusals`).
+    pub refused: Option<super::refusals::Refusal>,
 }
 
 const RELATION_KEYWORDS: &[&str] = &[
@@ -148,6 +150,7 @@ pub(crate) fn analyze(sql: &str) -> Analysis<'_> {
                         .is_some_and(|next| next.kind.is_keyword("LOCAL"))))
     });
     Analysis {
+        refused: super::refusals::refusal(sql, &tokens),
         relations,
         single_dml,
         sets_session_state,

@@ -1,0 +1,225 @@
+//! Tenant logins under load: many tenants active at once against a connection cap, compared
+//! with one shared pool (plain SeaORM as the owner) doing the same lookups.
+//!
+//! ```text
+//! cargo bench --bench logins
+//! LOGIN_TENANTS=1000 LOGIN_CAP=20 LOGIN_WORKERS=32 LOGIN_SECONDS=10 cargo bench --bench logins
+//! ```
+//!
+//! Every case runs `LOGIN_WORKERS` tasks for `LOGIN_SECONDS`, each doing primary-key lookups of
+//! `posts` for tenants taken round-robin from the case's set. Reported: lookups per second,
+//! latency percentiles, and tenant connections opened and evicted per second.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use saas_app::SaasApp;
+use saas_app::entities::post;
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement,
+};
+use sea_tenancy::roles::LoginSecret;
+use sea_tenancy::testing::TestDatabase;
+use sea_tenancy::{LoginLimits, Tenancy, TenancyApp, TenancyError, Tenant};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct BenchApp {
+    tenants: Vec<Tenant>,
+}
+
+#[async_trait::async_trait]
+impl TenancyApp for BenchApp {
+    type PublicMigrator = migrations::Migrator;
+    type TenantMigrator = tenant_migrations::Migrator;
+    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
+        SaasApp.login_secret()
+    }
+    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+        Ok(self.tenants.clone())
+    }
+}
+
+/// One measured case.
+struct Outcome {
+    lookups: usize,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+/// `workers` tasks, each looking up post 1 of the next tenant for `seconds`.
+async fn drive<F, Fut>(workers: usize, seconds: u64, tenants: usize, lookup: F) -> Outcome
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let lookup = Arc::new(lookup);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (lookup, next) = (lookup.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed) % tenants;
+                let t = Instant::now();
+                lookup(i).await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    latencies.sort();
+    Outcome {
+        lookups: latencies.len(),
+        latencies,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let n = env("LOGIN_TENANTS", 1000);
+    let cap = env("LOGIN_CAP", 20) as u32;
+    let workers = env("LOGIN_WORKERS", 32);
+    let seconds = env("LOGIN_SECONDS", 10) as u64;
+
+    let database = TestDatabase::create().await;
+    let mut options = database.connect_options();
+    options.max_connections(cap);
+    let owner = Database::connect(options.clone()).await.unwrap();
+    sea_tenancy::migrate::migrate_public(&SaasApp, &owner)
+        .await
+        .unwrap();
+    owner
+        .execute_unprepared("INSERT INTO users (email) VALUES ('bench@example.com')")
+        .await
+        .unwrap();
+    let app = BenchApp {
+        tenants: (1..=n)
+            .map(|i| Tenant::new(format!("t_{i}"), i).unwrap())
+            .collect(),
+    };
+    let setup = Instant::now();
+    let report = sea_tenancy::migrate::migrate_tenants(&app, &owner, &app.tenants, 4, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.failures().count(), 0);
+    owner
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN FOR i IN 1..{n} LOOP
+               EXECUTE format('INSERT INTO %I.posts (title, author_id) VALUES (''hello'', 1)', 't_' || i);
+             END LOOP; END $$"
+        ))
+        .await
+        .unwrap();
+    println!(
+        "setup: {n} tenants with their roles in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+
+    let mut rows = Vec::new();
+    // The baseline: one shared pool of `cap` connections, logged in as the owner.
+    let shared = owner.clone();
+    let outcome = drive(workers, seconds, n, move |i| {
+        let shared = shared.clone();
+        async move {
+            shared
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!(
+                        "SELECT \"posts\".\"id\", \"posts\".\"title\", \"posts\".\"author_id\" FROM \"t_{}\".\"posts\" WHERE \"posts\".\"id\" = 1 LIMIT 1",
+                        i + 1
+                    ),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    })
+    .await;
+    rows.push((
+        format!("shared pool of {cap}, {n} tenants round-robin"),
+        outcome,
+        None,
+    ));
+
+    for (label, active) in [
+        (
+            format!("tenant logins, cap {cap}, {n} tenants round-robin"),
+            n,
+        ),
+        (
+            format!("tenant logins, cap {cap}, {cap} tenants round-robin"),
+            cap as usize,
+        ),
+    ] {
+        let tenancy = Tenancy::builder(options.clone())
+            .app(&app)
+            .unwrap()
+            .logins(LoginLimits {
+                max_connections: cap,
+                per_tenant: 4,
+                acquire_timeout: Duration::from_secs(60),
+                ..LoginLimits::default()
+            })
+            .connect()
+            .await
+            .unwrap();
+        let conns: Arc<Vec<_>> = Arc::new(
+            app.tenants[..active]
+                .iter()
+                .map(|t| tenancy.with_tenant(t.clone()))
+                .collect(),
+        );
+        let outcome = drive(workers, seconds, active, move |i| {
+            let conns = conns.clone();
+            async move {
+                post::Entity::find_by_id(1)
+                    .one(&conns[i])
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        })
+        .await;
+        rows.push((label, outcome, Some(tenancy.login_stats())));
+    }
+
+    println!("\n{workers} workers, {seconds} s per case, primary-key lookups of `posts`\n");
+    println!(
+        "{:<48} {:>10} {:>9} {:>9} {:>12} {:>12}",
+        "case", "lookups/s", "p50 ms", "p99 ms", "logins/s", "evictions/s"
+    );
+    for (label, o, stats) in rows {
+        let secs = o.elapsed.as_secs_f64();
+        let (logins, evictions) = stats.map_or((0.0, 0.0), |s| {
+            (s.opened as f64 / secs, s.evicted as f64 / secs)
+        });
+        println!(
+            "{:<48} {:>10.0} {:>9.2} {:>9.2} {:>12.1} {:>12.1}",
+            label,
+            o.lookups as f64 / secs,
+            percentile(&o.latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&o.latencies, 0.99).as_secs_f64() * 1e3,
+            logins,
+            evictions
+        );
+    }
+}
