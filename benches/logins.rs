@@ -10,11 +10,13 @@
 //! `posts` for tenants taken round-robin from the case's set. Reported: lookups per second,
 //! latency percentiles, and tenant connections opened and evicted per second.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use saas_app::SaasApp;
 use saas_app::entities::post;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement,
@@ -39,7 +41,7 @@ impl TenancyApp for BenchApp {
     type PublicMigrator = migrations::Migrator;
     type TenantMigrator = tenant_migrations::Migrator;
     fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        SaasApp.login_secret()
+        common::secret()
     }
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(self.tenants.clone())
@@ -53,8 +55,27 @@ struct Outcome {
     elapsed: Duration,
 }
 
-/// `workers` tasks, each looking up post 1 of the next tenant for `seconds`.
-async fn drive<F, Fut>(workers: usize, seconds: u64, tenants: usize, lookup: F) -> Outcome
+/// Which tenant the `i`-th lookup goes to.
+#[derive(Clone, Copy)]
+enum Mix {
+    /// Round-robin over the first `n` tenants.
+    RoundRobin(usize),
+    /// Nine lookups in ten to the first `hot` tenants, the tenth to the next of all `n`.
+    Hot { hot: usize, n: usize },
+}
+
+impl Mix {
+    fn tenant(self, i: usize) -> usize {
+        match self {
+            Mix::RoundRobin(n) => i % n,
+            Mix::Hot { n, .. } if i % 10 == 9 => (i / 10) % n,
+            Mix::Hot { hot, .. } => i % hot,
+        }
+    }
+}
+
+/// `workers` tasks, each looking up post 1 of the next tenant of `mix` for `seconds`.
+async fn drive<F, Fut>(workers: usize, seconds: u64, mix: Mix, lookup: F) -> Outcome
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -69,7 +90,7 @@ where
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed) % tenants;
+                let i = mix.tenant(next.fetch_add(1, Ordering::Relaxed));
                 let t = Instant::now();
                 lookup(i).await;
                 latencies.push(t.elapsed());
@@ -104,7 +125,7 @@ async fn main() {
     let mut options = database.connect_options();
     options.max_connections(cap);
     let owner = Database::connect(options.clone()).await.unwrap();
-    sea_tenancy::migrate::migrate_public(&SaasApp, &owner)
+    sea_tenancy::migrate::migrate_public(&common::Saas, &owner)
         .await
         .unwrap();
     owner
@@ -135,39 +156,51 @@ async fn main() {
     );
 
     let mut rows = Vec::new();
+    let hot = cap as usize;
     // The baseline: one shared pool of `cap` connections, logged in as the owner.
-    let shared = owner.clone();
-    let outcome = drive(workers, seconds, n, move |i| {
-        let shared = shared.clone();
-        async move {
-            shared
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!(
-                        "SELECT \"posts\".\"id\", \"posts\".\"title\", \"posts\".\"author_id\" FROM \"t_{}\".\"posts\" WHERE \"posts\".\"id\" = 1 LIMIT 1",
-                        i + 1
-                    ),
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-        }
-    })
-    .await;
-    rows.push((
-        format!("shared pool of {cap}, {n} tenants round-robin"),
-        outcome,
-        None,
-    ));
-
-    for (label, active) in [
+    for (label, mix) in [
         (
-            format!("tenant logins, cap {cap}, {n} tenants round-robin"),
-            n,
+            format!("shared pool of {cap}, {n} tenants round-robin"),
+            Mix::RoundRobin(n),
         ),
         (
-            format!("tenant logins, cap {cap}, {cap} tenants round-robin"),
-            cap as usize,
+            format!("shared pool of {cap}, {hot} tenants round-robin"),
+            Mix::RoundRobin(hot),
+        ),
+    ] {
+        let shared = owner.clone();
+        let outcome = drive(workers, seconds, mix, move |i| {
+            let shared = shared.clone();
+            async move {
+                shared
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!(
+                            "SELECT \"posts\".\"id\", \"posts\".\"title\", \"posts\".\"author_id\" FROM \"t_{}\".\"posts\" WHERE \"posts\".\"id\" = 1 LIMIT 1",
+                            i + 1
+                        ),
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        })
+        .await;
+        rows.push((label, outcome, None));
+    }
+
+    for (label, mix) in [
+        (
+            format!("tenant logins, cap {cap}, {n} tenants round-robin"),
+            Mix::RoundRobin(n),
+        ),
+        (
+            format!("tenant logins, cap {cap}, {hot} tenants round-robin"),
+            Mix::RoundRobin(hot),
+        ),
+        (
+            format!("tenant logins, cap {cap}, 90% to {hot} of {n} tenants"),
+            Mix::Hot { hot, n },
         ),
     ] {
         let tenancy = Tenancy::builder(options.clone())
@@ -183,12 +216,12 @@ async fn main() {
             .await
             .unwrap();
         let conns: Arc<Vec<_>> = Arc::new(
-            app.tenants[..active]
+            app.tenants
                 .iter()
                 .map(|t| tenancy.with_tenant(t.clone()))
                 .collect(),
         );
-        let outcome = drive(workers, seconds, active, move |i| {
+        let outcome = drive(workers, seconds, mix, move |i| {
             let conns = conns.clone();
             async move {
                 post::Entity::find_by_id(1)

@@ -8,6 +8,9 @@
 //! MIGRATE_JOBS=8 cargo bench --bench migrate
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::marker::PhantomData;
 use std::time::Instant;
 
@@ -63,7 +66,7 @@ impl<M: MigratorTrait + 'static> TenancyApp for BenchApp<M> {
     type PublicMigrator = migrations::Migrator;
     type TenantMigrator = M;
     fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, sea_tenancy::TenancyError> {
-        saas_app::SaasApp.login_secret()
+        common::secret()
     }
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(vec![])

@@ -10,16 +10,20 @@
 //! The baseline tables are the tenant's own twins: schema `plain` is built by the same tenant
 //! migrations as the tenant's schema (same columns, keys, foreign keys, indexes), and
 //! `plain.memberships` copies `public.memberships` with every constraint and index — only row
-//! level security, which is ours, is left out. Cases are interleaved round by round so that
-//! drift of the machine hits all alike; the reported time is the median round.
+//! level security, which is ours, is left out; the plain side filters by `org_id` itself, as
+//! hand-written multitenancy must. The two sides of a case alternate call by call,
+//! so that both meet the same moment of the machine; the reported time is the median of the
+//! rounds.
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
-use saas_app::SaasApp;
 use saas_app::entities::{membership, organization, post};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use sea_tenancy::placement::{DatabaseUrl, Placement, PoolLimits, catalog};
 use sea_tenancy::roles::RoleSetup;
@@ -79,7 +83,7 @@ struct Pair {
 /// Builds, in `db` (the owner's), the plain twins of the tenant tables.
 async fn plain_twins(db: &DatabaseConnection, roles: &RoleSetup) {
     let plain = Tenant::from_schema("plain").unwrap();
-    sea_tenancy::migrate::migrate_tenant::<SaasApp>(db, &plain, roles)
+    sea_tenancy::migrate::migrate_tenant::<common::Saas>(db, &plain, roles)
         .await
         .expect("plain schema");
     db.execute_unprepared(
@@ -105,10 +109,10 @@ async fn main() {
     let mut options = database.connect_options();
     options.max_connections(1);
     let raw = Database::connect(options.clone()).await.unwrap();
-    sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
+    sea_tenancy::migrate::migrate_public(&common::Saas, &raw)
         .await
         .unwrap();
-    let roles = RoleSetup::of(&SaasApp, &raw).await.unwrap();
+    let roles = RoleSetup::of(&common::Saas, &raw).await.unwrap();
     raw.execute_unprepared("INSERT INTO users (email) VALUES ('bench@example.com')")
         .await
         .unwrap();
@@ -116,7 +120,7 @@ async fn main() {
         name: Set(name.into()),
         ..Default::default()
     };
-    let acme_org = sea_tenancy::manage::provision(&SaasApp, &raw, org("bench"))
+    let acme_org = sea_tenancy::manage::provision(&common::Saas, &raw, org("bench"))
         .await
         .unwrap();
     plain_twins(&raw, &roles).await;
@@ -140,7 +144,7 @@ async fn main() {
         .await
         .unwrap();
     let placed_org = sea_tenancy::placement::provision::provision(
-        &SaasApp,
+        &common::Saas,
         &placement,
         org("placed"),
         Some("second"),
@@ -153,21 +157,33 @@ async fn main() {
         .unwrap();
     plain_twins(&second_raw, &roles).await;
 
-    let db = Tenancy::builder(options)
-        .app(&SaasApp)
+    // An app without placement, and one with it (whose transactions check the move fence).
+    let limits = LoginLimits {
+        max_connections: 1,
+        per_tenant: 1,
+        ..LoginLimits::default()
+    };
+    let db = Tenancy::builder(options.clone())
+        .app(&common::Saas)
         .unwrap()
-        .logins(LoginLimits {
-            max_connections: 2,
-            per_tenant: 1,
-            ..LoginLimits::default()
-        })
+        .logins(limits.clone())
+        .connect()
+        .await
+        .unwrap();
+    let placed_db = Tenancy::builder(options)
+        .app(&common::Saas)
+        .unwrap()
+        .logins(limits)
         .placement(placement)
         .connect()
         .await
         .unwrap();
     let acme = db.with_tenant(acme_org.tenant());
-    let placed = db.with_tenant(placed_org.tenant());
-    for (conn, plain) in [(&acme, &raw), (&placed, &second_raw)] {
+    let placed = placed_db.with_tenant(placed_org.tenant());
+    for (conn, plain, org_id) in [
+        (&acme, &raw, acme_org.id),
+        (&placed, &second_raw, placed_org.id),
+    ] {
         post::ActiveModel {
             title: Set("hello".into()),
             author_id: Set(1),
@@ -185,10 +201,10 @@ async fn main() {
         .await
         .unwrap();
         plain
-            .execute_unprepared(
+            .execute_unprepared(&format!(
                 "INSERT INTO plain.posts (title, author_id) VALUES ('hello', 1);
-                 INSERT INTO plain.memberships (org_id, user_id, role) VALUES (1, 1, 'owner');",
-            )
+                 INSERT INTO plain.memberships (org_id, user_id, role) VALUES ({org_id}, 1, 'owner');"
+            ))
             .await
             .unwrap();
     }
@@ -213,6 +229,8 @@ async fn main() {
         })
         .collect();
     let sides = Sides {
+        org: acme_org.id,
+        placed_org: placed_org.id,
         raw: &raw,
         acme: &acme,
         second: &second_raw,
@@ -246,7 +264,11 @@ async fn main() {
             tenant.as_secs_f64() / plain.as_secs_f64()
         );
     }
-    println!("\ntenant logins: {:?}", db.login_stats());
+    println!(
+        "\ntenant logins: {:?}, placed: {:?}",
+        db.login_stats(),
+        placed_db.login_stats()
+    );
 }
 
 fn median(rounds: &[Duration]) -> Duration {
@@ -256,46 +278,53 @@ fn median(rounds: &[Duration]) -> Duration {
 }
 
 struct Sides<'a> {
+    /// The tenants' keys, which the plain side filters by as hand-written multitenancy would.
+    org: i64,
+    placed_org: i64,
     raw: &'a DatabaseConnection,
     acme: &'a TenantConnection,
     second: &'a DatabaseConnection,
     placed: &'a TenantConnection,
 }
 
-/// Times `$body` run `$n` times, into `$into`.
-macro_rules! timed {
-    ($into:expr, $n:expr, $body:expr) => {{
-        let t = Instant::now();
+/// Runs `$plain` and `$tenant` alternately, `$n` times each, adding their times to the pair's
+/// last round: both sides meet the same moment of the machine (a VM's wake-up latencies drift
+/// on the scale of milliseconds, which would otherwise favour whichever side ran in a good one).
+macro_rules! alternate {
+    ($pair:expr, $n:expr, $plain:expr, $tenant:expr) => {{
+        let (mut plain, mut tenant) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..$n {
-            $body;
+            let t = Instant::now();
+            $plain;
+            plain += t.elapsed();
+            let t = Instant::now();
+            $tenant;
+            tenant += t.elapsed();
         }
-        $into.push(t.elapsed());
+        $pair.plain.push(plain);
+        $pair.tenant.push(tenant);
     }};
 }
 
 impl Sides<'_> {
     async fn round(&self, iters: u32, pairs: &mut [Pair]) {
         let (raw, acme, second, placed) = (self.raw, self.acme, self.second, self.placed);
-        timed!(
-            pairs[0].plain,
+        alternate!(
+            pairs[0],
             iters,
             plain_post::Entity::find_by_id(1)
                 .one(raw)
                 .await
                 .unwrap()
-                .unwrap()
-        );
-        timed!(
-            pairs[0].tenant,
-            iters,
+                .unwrap(),
             post::Entity::find_by_id(1)
                 .one(acme)
                 .await
                 .unwrap()
                 .unwrap()
         );
-        timed!(
-            pairs[1].plain,
+        alternate!(
+            pairs[1],
             iters,
             plain_post::ActiveModel {
                 title: Set("x".into()),
@@ -304,11 +333,7 @@ impl Sides<'_> {
             }
             .insert(raw)
             .await
-            .unwrap()
-        );
-        timed!(
-            pairs[1].tenant,
-            iters,
+            .unwrap(),
             post::ActiveModel {
                 title: Set("x".into()),
                 author_id: Set(1),
@@ -318,40 +343,33 @@ impl Sides<'_> {
             .await
             .unwrap()
         );
-        timed!(
-            pairs[2].plain,
+        alternate!(
+            pairs[2],
             iters,
             plain_membership::Entity::find_by_id(1)
+                .filter(plain_membership::Column::OrgId.eq(self.org))
                 .one(raw)
                 .await
                 .unwrap()
-                .unwrap()
-        );
-        timed!(
-            pairs[2].tenant,
-            iters,
+                .unwrap(),
             membership::Entity::find_by_id(1)
                 .one(acme)
                 .await
                 .unwrap()
                 .unwrap()
         );
-        timed!(
-            pairs[3].plain,
+        alternate!(
+            pairs[3],
             iters,
             plain_membership::ActiveModel {
-                org_id: Set(1),
+                org_id: Set(self.org),
                 user_id: Set(1),
                 role: Set("x".into()),
                 ..Default::default()
             }
             .insert(raw)
             .await
-            .unwrap()
-        );
-        timed!(
-            pairs[3].tenant,
-            iters,
+            .unwrap(),
             membership::ActiveModel {
                 user_id: Set(1),
                 role: Set("x".into()),
@@ -361,107 +379,113 @@ impl Sides<'_> {
             .await
             .unwrap()
         );
-        timed!(pairs[4].plain, iters / 10, {
-            let txn = raw.begin().await.unwrap();
-            for _ in 0..10 {
-                plain_post::Entity::find_by_id(1)
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
+        alternate!(
+            pairs[4],
+            iters / 10,
+            {
+                let txn = raw.begin().await.unwrap();
+                for _ in 0..10 {
+                    plain_post::Entity::find_by_id(1)
+                        .one(&txn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                txn.commit().await.unwrap();
+            },
+            {
+                let txn = acme.begin().await.unwrap();
+                for _ in 0..10 {
+                    post::Entity::find_by_id(1)
+                        .one(&txn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                txn.commit().await.unwrap();
             }
-            txn.commit().await.unwrap();
-        });
-        timed!(pairs[4].tenant, iters / 10, {
-            let txn = acme.begin().await.unwrap();
-            for _ in 0..10 {
-                post::Entity::find_by_id(1)
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
+        );
+        alternate!(
+            pairs[5],
+            iters / 10,
+            {
+                let txn = raw.begin().await.unwrap();
+                for _ in 0..10 {
+                    plain_membership::Entity::find_by_id(1)
+                        .filter(plain_membership::Column::OrgId.eq(self.org))
+                        .one(&txn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                txn.commit().await.unwrap();
+            },
+            {
+                let txn = acme.begin().await.unwrap();
+                for _ in 0..10 {
+                    membership::Entity::find_by_id(1)
+                        .one(&txn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                txn.commit().await.unwrap();
             }
-            txn.commit().await.unwrap();
-        });
-        timed!(pairs[5].plain, iters / 10, {
-            let txn = raw.begin().await.unwrap();
-            for _ in 0..10 {
-                plain_membership::Entity::find_by_id(1)
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
-            }
-            txn.commit().await.unwrap();
-        });
-        timed!(pairs[5].tenant, iters / 10, {
-            let txn = acme.begin().await.unwrap();
-            for _ in 0..10 {
-                membership::Entity::find_by_id(1)
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
-            }
-            txn.commit().await.unwrap();
-        });
-        timed!(
-            pairs[6].plain,
+        );
+        alternate!(
+            pairs[6],
             iters,
             plain_post::Entity::find_by_id(1)
                 .one(second)
                 .await
                 .unwrap()
-                .unwrap()
-        );
-        timed!(
-            pairs[6].tenant,
-            iters,
+                .unwrap(),
             post::Entity::find_by_id(1)
                 .one(placed)
                 .await
                 .unwrap()
                 .unwrap()
         );
-        timed!(
-            pairs[7].plain,
+        alternate!(
+            pairs[7],
             iters,
             plain_membership::Entity::find_by_id(1)
+                .filter(plain_membership::Column::OrgId.eq(self.placed_org))
                 .one(second)
                 .await
                 .unwrap()
-                .unwrap()
-        );
-        timed!(
-            pairs[7].tenant,
-            iters,
+                .unwrap(),
             membership::Entity::find_by_id(1)
                 .one(placed)
                 .await
                 .unwrap()
                 .unwrap()
         );
-        timed!(pairs[8].plain, iters / 10, {
-            let txn = second.begin().await.unwrap();
-            for _ in 0..10 {
-                plain_post::Entity::find_by_id(1)
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
+        alternate!(
+            pairs[8],
+            iters / 10,
+            {
+                let txn = second.begin().await.unwrap();
+                for _ in 0..10 {
+                    plain_post::Entity::find_by_id(1)
+                        .one(&txn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                txn.commit().await.unwrap();
+            },
+            {
+                let txn = placed.begin().await.unwrap();
+                for _ in 0..10 {
+                    post::Entity::find_by_id(1)
+                        .one(&txn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                txn.commit().await.unwrap();
             }
-            txn.commit().await.unwrap();
-        });
-        timed!(pairs[8].tenant, iters / 10, {
-            let txn = placed.begin().await.unwrap();
-            for _ in 0..10 {
-                post::Entity::find_by_id(1)
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
-            }
-            txn.commit().await.unwrap();
-        });
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! How sea-tenancy sees the reference app: its migration sets and its tenants.
 
 use sea_orm::{DatabaseConnection, DbErr};
-use sea_tenancy::roles::{LoginSecret, SecretError, TableAccess};
+use sea_tenancy::roles::{LoginSecret, TableAccess};
 use sea_tenancy::{TenancyApp, TenancyError, Tenant};
 
 use crate::entities::organization;
@@ -24,7 +24,9 @@ impl TenancyApp for SaasApp {
     fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
         match LoginSecret::from_env() {
             #[cfg(debug_assertions)]
-            Err(SecretError::Missing) => Ok(LoginSecret::new(DEVELOPMENT_SECRET)?),
+            Err(sea_tenancy::roles::SecretError::Missing) => {
+                Ok(LoginSecret::new(DEVELOPMENT_SECRET)?)
+            }
             other => Ok(other?),
         }
     }

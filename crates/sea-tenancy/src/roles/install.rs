@@ -46,10 +46,20 @@ BEGIN
   RAISE EXCEPTION 'sea-tenancy: tenant % has moved to database %', current_user, database
     USING ERRCODE = 'ST001', HINT = 'the catalog routes it there; refresh the placement cache';
 END $fn$;
+-- PL/pgSQL, not SQL: its query plan is cached for the session, where a SQL function with a
+-- FROM clause would be planned again for every row it stamps.
 CREATE OR REPLACE FUNCTION public.sea_tenancy_key() RETURNS text
-  LANGUAGE sql STABLE
-  AS $fn$ SELECT CASE WHEN moved_to IS NULL THEN key ELSE public.sea_tenancy_moved(moved_to) END
-            FROM public.sea_tenancy_tenants WHERE role = current_user $fn$;";
+  LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  found_key text;
+  moved text;
+BEGIN
+  SELECT t.key, t.moved_to INTO found_key, moved FROM public.sea_tenancy_tenants t WHERE t.role = current_user;
+  IF moved IS NOT NULL THEN
+    RETURN public.sea_tenancy_moved(moved);
+  END IF;
+  RETURN found_key;
+END $fn$;";
 
 /// Creates the group and global roles (the global role's password is (re)set from `secret`),
 /// the tenant map, and recomputes every grant of both roles in `public`. Run it as the owner,
