@@ -77,6 +77,49 @@ pub enum GenerateError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A decision flag (`--default`, `--using`, `--using-back`, `--tenant-default`) is malformed
+    /// or answers nothing.
+    #[error("{flag} {spec}: {reason}")]
+    BadDecision {
+        /// The flag.
+        flag: String,
+        /// The argument as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A change needs a decision no flag gave and no terminal could be asked.
+    #[error(
+        "{question} Pass `{flag}`, or run `generate-migrations` on a terminal to be asked; nothing was written"
+    )]
+    Undecided {
+        /// The question.
+        question: String,
+        /// The flag that answers it.
+        flag: String,
+    },
+    /// A public-set change would have to wait for a tenant-set change, but public migrations
+    /// run first.
+    #[error(
+        "{change} in the public set, but tenant tables reference it ({references}) until the tenant migration drops those keys, and public migrations run first. Remove those relations from the entities first (generate and migrate), then make this change in a second migration; nothing was written"
+    )]
+    CrossSet {
+        /// What the public set does (`table \`users\` is dropped`).
+        change: String,
+        /// The tenant foreign keys in the way.
+        references: String,
+    },
+    /// The migration name would not make a Rust module name.
+    #[error(
+        "--name {0:?}: a migration name needs letters, digits or `_` (it becomes a Rust module), e.g. `add_post_views`"
+    )]
+    BadName(String),
+    /// A migration of the same module name exists (two runs within one second).
+    #[error("{0} exists already: run again a second later, or pass another --name")]
+    MigrationExists(PathBuf),
+    /// `--redo` cannot replace the latest migration.
+    #[error("--redo: {0}")]
+    Redo(String),
     /// sea-orm produced SQL this generator does not understand.
     #[error("cannot read the schema of entity `{entity}`: {reason} (in `{sql}`)")]
     UnreadableEntity {

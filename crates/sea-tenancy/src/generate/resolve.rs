@@ -150,6 +150,7 @@ fn base_table(entity: &EntityDef, warnings: &mut Vec<String>) -> Result<Table, G
         indexes,
         foreign_keys: Vec::new(),
         omitted_foreign_keys: Vec::new(),
+        keep_tenant_default: false,
     })
 }
 

@@ -47,7 +47,8 @@ impl Tenancy {
 }
 
 /// The two migration sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Set {
     /// `migrations/`: global and attribute tables, run once in `public`.
     Public,
@@ -164,6 +165,10 @@ pub struct Table {
     /// Relations without a constraint, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omitted_foreign_keys: Vec<OmittedForeignKey>,
+    /// Attribute tables whose tenant column declares a default: the user chose to keep it
+    /// instead of having row-level security stamp the tenant key (asked once, then recorded).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_tenant_default: bool,
 }
 
 impl Table {
