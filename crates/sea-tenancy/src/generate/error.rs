@@ -33,13 +33,31 @@ pub enum GenerateError {
     },
     /// PostgreSQL would silently truncate the name.
     #[error(
-        "identifier `{name}` is {len} bytes; PostgreSQL truncates identifiers over 63 bytes, so shorten the table or column names involved"
+        "entity `{entity}` (table `{table}`): {what} gets the name `{name}`, {len} bytes; PostgreSQL truncates identifiers over 63 bytes, so shorten the table or field names involved"
     )]
     IdentifierTooLong {
+        /// The entity's module path.
+        entity: String,
+        /// Its table.
+        table: String,
+        /// What carries the name (`field \`x\``, `the unique index on field(s) \`a, b\``).
+        what: String,
         /// The identifier.
         name: String,
         /// Its length in bytes.
         len: usize,
+    },
+    /// Two indexes (or an index and a table) of one set get the same name.
+    #[error(
+        "{first} and {second} both get the name `{name}` (PostgreSQL names indexes and tables in one namespace); rename a field or table"
+    )]
+    NameClash {
+        /// The name.
+        name: String,
+        /// One owner.
+        first: String,
+        /// The other.
+        second: String,
     },
     /// Two entities claim one table.
     #[error("table `{table}` is defined by both `{first}` and `{second}`")]

@@ -154,13 +154,15 @@ impl Isolation {
 impl Operation {
     /// The operations that create `t` whole: the table, its indexes, the foreign keys that
     /// must wait for them (a key to the table itself over columns only a unique index makes
-    /// unique), row-level security and the guard. `DropTable`'s `down` is the same list.
+    /// unique) or that sea-query cannot write inline (`SET NULL (column)`), row-level security
+    /// and the guard. `DropTable`'s `down` is the same list.
     pub fn creation(t: &Table) -> Vec<Operation> {
         let (deferred, inline): (Vec<ForeignKey>, Vec<ForeignKey>) =
             t.foreign_keys.iter().cloned().partition(|fk| {
-                fk.references.schema.is_none()
+                let self_unique = fk.references.schema.is_none()
                     && fk.references.table == t.name
-                    && fk.references.columns != t.primary_key
+                    && fk.references.columns != t.primary_key;
+                self_unique || fk.has_column_list()
             });
         let mut ops = vec![Operation::CreateTable(Table {
             foreign_keys: inline,

@@ -131,6 +131,15 @@ pub struct ForeignKey {
     pub on_update: Option<String>,
 }
 
+impl ForeignKey {
+    /// Whether an action names columns (`SET NULL (project_id)`), which only plain SQL can say.
+    pub fn has_column_list(&self) -> bool {
+        [&self.on_delete, &self.on_update]
+            .iter()
+            .any(|a| a.as_deref().is_some_and(|a| a.contains('(')))
+    }
+}
+
 /// A relation that deliberately has no foreign key, and why (rendered as a comment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OmittedForeignKey {

@@ -245,6 +245,48 @@ fn add_primary_key(table: &str, columns: &[String]) -> Step {
     sql(table, &names, text)
 }
 
+/// A foreign key whose action names columns (`ON DELETE SET NULL (project_id)`, PostgreSQL 15),
+/// which sea-query's builder cannot write.
+fn add_foreign_key_sql(table: &str, fk: &ForeignKey) -> Step {
+    let list = |columns: &[String]| {
+        columns
+            .iter()
+            .map(|c| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let target = match &fk.references.schema {
+        Some(schema) => format!("{}.{}", quote(schema), quote(&fk.references.table)),
+        None => quote(&fk.references.table),
+    };
+    let mut text = format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {target} ({})",
+        quote(table),
+        quote(&fk.name),
+        list(&fk.columns),
+        list(&fk.references.columns),
+    );
+    for (event, action) in [("DELETE", &fk.on_delete), ("UPDATE", &fk.on_update)] {
+        if let Some(action) = action {
+            // `SET NULL (a, b)`: the columns quoted like every other name.
+            let action = match action.split_once(" (") {
+                Some((verb, cols)) => {
+                    let cols: Vec<String> = cols
+                        .trim_end_matches(')')
+                        .split(',')
+                        .map(|c| c.trim().to_owned())
+                        .collect();
+                    format!("{verb} ({})", list(&cols))
+                }
+                None => action.clone(),
+            };
+            text.push_str(&format!(" ON {event} {action}"));
+        }
+    }
+    let names: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
+    sql(table, &names, text)
+}
+
 /// Drops the guard's triggers, and the shared trigger function once no table uses it.
 fn remove_guard(table: &str) -> Step {
     let [guard, update] = guard_triggers(table);
@@ -304,6 +346,9 @@ pub fn steps(op: &Operation) -> Vec<Step> {
             table: table.clone(),
             name: index.name.clone(),
         }),
+        Operation::AddForeignKey { table, foreign_key } if foreign_key.has_column_list() => {
+            out.push(add_foreign_key_sql(table, foreign_key));
+        }
         Operation::AddForeignKey { table, foreign_key } => out.push(Step::AddForeignKey {
             table: table.clone(),
             foreign_key: foreign_key.clone(),
