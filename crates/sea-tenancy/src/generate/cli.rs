@@ -224,7 +224,6 @@ fn options(args: &GenerateArgs, name: String) -> Result<Options, GenerateError> 
                 prompt(&format!("{}{hint}", q.text()))
             }) as Box<dyn FnMut(&Question) -> Option<String>>
         }),
-        ..Decisions::default()
     };
     Ok(options)
 }

@@ -17,8 +17,9 @@ pub fn check(old: &Snapshot, public: &[Operation]) -> Result<(), GenerateError> 
         .flat_map(|t| t.foreign_keys.iter().map(move |fk| (t.name.as_str(), fk)))
         .filter(|(_, fk)| fk.references.schema.is_some())
         .collect();
+    type Blocked<'a> = Box<dyn Fn(&ForeignKey) -> bool + 'a>;
     for op in public {
-        let (what, blocked): (String, Box<dyn Fn(&ForeignKey) -> bool>) = match op {
+        let (what, blocked): (String, Blocked) = match op {
             Operation::DropTable(t) => {
                 (format!("table `{}` is dropped", t.name), Box::new(|_| true))
             }

@@ -90,8 +90,8 @@ pub fn undo(layout: &Layout) -> Result<(Vec<FileChange>, Record), GenerateError>
             std::fs::read_to_string(&lib_path).map_err(|e| GenerateError::io(&lib_path, e))?;
         let last = lib
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("mod ")?.strip_suffix(';'))
-            .last();
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("mod ")?.strip_suffix(';'));
         if last != Some(record.module.as_str()) {
             return Err(GenerateError::Redo(format!(
                 "`{}` is not the last migration of `{}` (the last is `{}`); only the latest generation can be redone",
@@ -157,8 +157,8 @@ pub async fn applied_in<C: sea_orm::ConnectionTrait>(
             .iter()
             .map(|s| {
                 format!(
-                    "SELECT {lit} AS s FROM {ident}.seaql_migrations WHERE version = $1",
-                    lit = format!("'{}'", s.replace('\'', "''")),
+                    "SELECT '{lit}' AS s FROM {ident}.seaql_migrations WHERE version = $1",
+                    lit = s.replace('\'', "''"),
                     ident = super::step::quote(s),
                 )
             })
