@@ -218,3 +218,90 @@ fn undecided_changes_name_their_flag() {
         let _ = std::fs::remove_dir_all(&layout.root);
     }
 }
+
+/// 13: `--redo` takes the latest generation back (file, `lib.rs` registration, snapshots), so
+/// the next run generates it again from the fixed entity; it refuses when a migration was
+/// registered after it, and finds where a migration is applied.
+#[tokio::test]
+async fn redo_replaces_the_latest_generation() {
+    use sea_tenancy::generate::redo;
+    let cases = cases::all();
+    let case = cases
+        .iter()
+        .find(|c| c.name == "c11_not_null_column")
+        .unwrap();
+    let layout = app("redo");
+    let mut run = |i: usize, timestamp: &str| {
+        let step = &case.steps[i];
+        let p = plan(
+            &step.entities,
+            &layout,
+            &mut step.options("jobs", timestamp),
+        )
+        .unwrap();
+        write::apply(&p.changes).unwrap();
+    };
+    run(0, "20260101_000001");
+    let snapshot_before =
+        std::fs::read_to_string(layout.snapshots.join("tenant/jobs.json")).unwrap();
+    run(1, "20260101_000002");
+    let src = layout.src(Set::Tenant);
+    assert!(src.join("m20260101_000002_jobs.rs").exists());
+
+    let (changes, record) = redo::undo(&layout).unwrap();
+    assert_eq!(record.module, "m20260101_000002_jobs");
+    write::apply(&changes).unwrap();
+    assert!(!src.join("m20260101_000002_jobs.rs").exists());
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    assert!(!lib.contains("m20260101_000002_jobs"), "{lib}");
+    assert!(
+        lib.contains("Box::new(m20260101_000001_jobs::Migration)"),
+        "{lib}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(layout.snapshots.join("tenant/jobs.json")).unwrap(),
+        snapshot_before
+    );
+    // Generated again (the entity "fixed"): one migration after the first, not two.
+    run(1, "20260101_000003");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    assert_eq!(lib.matches("::Migration)").count(), 2, "{lib}");
+
+    // A migration registered after the latest generation: refused.
+    std::fs::write(
+        src.join("lib.rs"),
+        lib.replace(
+            "mod m20260101_000003_jobs;",
+            "mod m20260101_000003_jobs;\nmod m20260101_000009_by_hand;",
+        ),
+    )
+    .unwrap();
+    let err = redo::undo(&layout).unwrap_err().to_string();
+    assert!(err.contains("is not the last migration"), "{err}");
+
+    // Where a version is applied: the tracking tables of public and tenant schemas.
+    let database = TestDatabase::create().await;
+    let db = database.connect().await;
+    db.execute_unprepared(
+        "CREATE SCHEMA t_1;
+         CREATE TABLE public.seaql_migrations (version varchar PRIMARY KEY, applied_at bigint);
+         CREATE TABLE t_1.seaql_migrations (version varchar PRIMARY KEY, applied_at bigint);
+         INSERT INTO t_1.seaql_migrations VALUES ('m20260101_000003_jobs', 0);",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        redo::applied_in(&db, "m20260101_000003_jobs")
+            .await
+            .unwrap(),
+        ["t_1"]
+    );
+    assert!(
+        redo::applied_in(&db, "m20260101_000001_jobs")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&layout.root);
+}
