@@ -28,6 +28,34 @@ async fn generated_migrations_build_what_the_entities_describe() {
     }
 }
 
+/// A scratch copy of the reference app: its migration crates' `lib.rs` with no migration.
+fn empty_app(name: &str) -> (std::path::PathBuf, Layout) {
+    let root = std::env::temp_dir().join(format!("sea-tenancy-gen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let layout = Layout::new(&root);
+    let lib = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/src/lib.rs"),
+    )
+    .unwrap();
+    let empty = lib
+        .lines()
+        .filter(|l| !l.starts_with("mod m"))
+        .map(|l| {
+            if l.trim_start().starts_with("vec![") {
+                "        vec![]"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for set in Set::ALL {
+        std::fs::create_dir_all(layout.src(set)).unwrap();
+        std::fs::write(layout.src(set).join("lib.rs"), &empty).unwrap();
+    }
+    (root, layout)
+}
+
 #[test]
 fn checked_in_snapshots_are_current() {
     let layout = Layout::new(env!("CARGO_MANIFEST_DIR"));
@@ -52,29 +80,7 @@ async fn command_line_check_dry_run_and_write() {
     use clap::Parser;
     use sea_tenancy::cli::{Cli, execute};
 
-    let root = std::env::temp_dir().join(format!("sea-tenancy-gen-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let layout = Layout::new(&root);
-    let lib = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/src/lib.rs"),
-    )
-    .unwrap();
-    let empty = lib
-        .lines()
-        .filter(|l| !l.starts_with("mod m"))
-        .map(|l| {
-            if l.trim_start().starts_with("vec![") {
-                "        vec![]"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    for set in Set::ALL {
-        std::fs::create_dir_all(layout.src(set)).unwrap();
-        std::fs::write(layout.src(set).join("lib.rs"), &empty).unwrap();
-    }
+    let (root, layout) = empty_app("cli");
     let count = || {
         Set::ALL
             .iter()
@@ -114,29 +120,7 @@ async fn command_line_redo_checks_the_database() {
     use sea_orm::ConnectionTrait;
     use sea_tenancy::cli::{Cli, execute};
 
-    let root = std::env::temp_dir().join(format!("sea-tenancy-gen-redo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let layout = Layout::new(&root);
-    let lib = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/src/lib.rs"),
-    )
-    .unwrap();
-    let empty = lib
-        .lines()
-        .filter(|l| !l.starts_with("mod m"))
-        .map(|l| {
-            if l.trim_start().starts_with("vec![") {
-                "        vec![]"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    for set in Set::ALL {
-        std::fs::create_dir_all(layout.src(set)).unwrap();
-        std::fs::write(layout.src(set).join("lib.rs"), &empty).unwrap();
-    }
+    let (root, layout) = empty_app("redo");
     let app = saas_app::SaasApp;
     let cli = |args: &[&str]| {
         let mut argv = vec![
