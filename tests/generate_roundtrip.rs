@@ -231,7 +231,7 @@ async fn redo_replaces_the_latest_generation() {
         .find(|c| c.name == "c11_not_null_column")
         .unwrap();
     let layout = app("redo");
-    let mut run = |i: usize, timestamp: &str| {
+    let run = |i: usize, timestamp: &str| {
         let step = &case.steps[i];
         let p = plan(
             &step.entities,
