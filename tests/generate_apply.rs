@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use entities as e;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_tenancy::generate::{
-    EntitySet, GenerateError, Layout, Options, Plan, Renames, Set, Tenancy, execute, plan,
-    resolve::resolve, write,
+    EntitySet, GenerateError, Layout, Options, Plan, Set, Tenancy, execute, plan, resolve::resolve,
+    write,
 };
 use sea_tenancy::testing::TestDatabase;
 
@@ -52,7 +52,7 @@ fn options(ts: &str, name: &str) -> Options {
     Options {
         name: name.into(),
         timestamp: ts.into(),
-        renames: Renames::default(),
+        ..Options::default()
     }
 }
 

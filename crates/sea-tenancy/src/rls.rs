@@ -33,6 +33,27 @@ pub async fn enable_tenant_isolation<C: ConnectionTrait>(
     table: &str,
     column: &str,
 ) -> Result<(), DbErr> {
+    install_policy(db, table, column, true).await
+}
+
+/// [`enable_tenant_isolation`] without touching the column's default: for a tenant column whose
+/// entity declares a default of its own (the generator emits it when the user chose to keep it).
+pub async fn enable_tenant_isolation_keep_default<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+) -> Result<(), DbErr> {
+    install_policy(db, table, column, false).await
+}
+
+/// Row-level security and the policy on `table.column`; with `stamp_default`, the column's
+/// default becomes the tenant key too.
+async fn install_policy<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+    stamp_default: bool,
+) -> Result<(), DbErr> {
     let qualified = quote_qualified(table);
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
@@ -55,15 +76,19 @@ pub async fn enable_tenant_isolation<C: ConnectionTrait>(
     let key = format!(
         "(SELECT (CASE WHEN t.moved_to IS NULL THEN t.key ELSE public.sea_tenancy_moved(t.moved_to) END)::{ty} FROM public.sea_tenancy_tenants t WHERE t.role = current_user)"
     );
-    db.execute_unprepared(&format!(
+    let mut sql = format!(
         "{TENANT_MAP_SQL}
          ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;
          ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;
          DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified};
-         CREATE POLICY {POLICY_NAME} ON {qualified} USING ({col} = {key}) WITH CHECK ({col} = {key});
-         ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT public.sea_tenancy_key()::{ty};"
-    ))
-    .await?;
+         CREATE POLICY {POLICY_NAME} ON {qualified} USING ({col} = {key}) WITH CHECK ({col} = {key});"
+    );
+    if stamp_default {
+        sql.push_str(&format!(
+            "ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT public.sea_tenancy_key()::{ty};"
+        ));
+    }
+    db.execute_unprepared(&sql).await?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ mod generate_entities;
 
 use generate_entities as e;
 use sea_tenancy::generate::{
-    EntitySet, GenerateError, Renames, Set, Tenancy, diff::diff, order::order, render::render,
+    Decisions, EntitySet, GenerateError, Renames, Set, Tenancy, operations, render::render,
     resolve::resolve,
 };
 
@@ -13,14 +13,24 @@ use sea_tenancy::generate::{
 fn files(
     old: &EntitySet,
     new: &EntitySet,
+    renames: Renames,
+) -> Result<Vec<(Set, String)>, GenerateError> {
+    decided_files(old, new, renames, Decisions::default())
+}
+
+/// The same, with decisions given.
+fn decided_files(
+    old: &EntitySet,
+    new: &EntitySet,
     mut renames: Renames,
+    mut decisions: Decisions,
 ) -> Result<Vec<(Set, String)>, GenerateError> {
     let old = resolve(old)?.snapshot;
-    let new = resolve(new)?.snapshot;
+    let mut new = resolve(new)?.snapshot;
     let mut out = Vec::new();
-    for (set, ops) in diff(&old, &new, &mut renames)? {
+    for (set, ops) in operations(&old, &mut new, &mut renames, &mut decisions)? {
         if !ops.is_empty() {
-            out.push((set, render(set, &order(ops)?)?));
+            out.push((set, render(set, &ops)?));
         }
     }
     Ok(out)
@@ -121,15 +131,31 @@ fn rename_needs_a_decision() {
     )
     .unwrap();
     insta::assert_snapshot!("rename_column", renamed);
-    let dropped = migration(
+    let no_rename = || Renames {
+        no_rename: true,
+        ..Renames::default()
+    };
+    // `title` is NOT NULL without a default: rolling back needs a value for existing rows, and
+    // `headline` too; without them the error names the flag.
+    let err = migration(&v1, &v2, no_rename()).unwrap_err().to_string();
+    assert!(err.contains("--default posts."), "{err}");
+    let fills = |specs: &[&str]| Decisions {
+        fills: specs
+            .iter()
+            .map(|s| Decisions::parse_column_spec("--default", s).unwrap())
+            .collect(),
+        ..Decisions::default()
+    };
+    let dropped: String = decided_files(
         &v1,
         &v2,
-        Renames {
-            no_rename: true,
-            ..Renames::default()
-        },
+        no_rename(),
+        fills(&["posts.title='untitled'", "posts.headline=''"]),
     )
-    .unwrap();
+    .unwrap()
+    .into_iter()
+    .map(|(set, text)| format!("==== {} set\n{text}", set.folder()))
+    .collect();
     insta::assert_snapshot!("drop_and_add_column_and_drop_foreign_key", dropped);
 }
 

@@ -75,26 +75,7 @@ pub enum Command {
     },
     /// Compare the entities with the stored snapshots and write the migrations that close the
     /// gap (public set into `migrations/src/`, tenant set into `tenant_migrations/src/`).
-    GenerateMigrations {
-        /// The migration name (`mYYYYMMDD_HHMMSS_<name>.rs`).
-        #[arg(long, default_value = "schema_change")]
-        name: String,
-        /// Write nothing; exit non-zero when entities and snapshots disagree (for CI).
-        #[arg(long, conflicts_with = "dry_run")]
-        check: bool,
-        /// Print what would be written instead of writing it.
-        #[arg(long)]
-        dry_run: bool,
-        /// A renamed column: `TABLE.OLD=NEW` (repeatable).
-        #[arg(long = "rename", value_name = "TABLE.OLD=NEW")]
-        renames: Vec<String>,
-        /// Treat columns that disappeared while others appeared as dropped and added.
-        #[arg(long)]
-        no_rename: bool,
-        /// The app's root folder (default: `CARGO_MANIFEST_DIR`, else the current folder).
-        #[arg(long)]
-        root: Option<std::path::PathBuf>,
-    },
+    GenerateMigrations(crate::generate::cli::GenerateArgs),
     /// The tenant catalog: databases tenants can live in, and which tenants live where.
     Databases {
         /// What to do with the catalog.
@@ -143,17 +124,10 @@ pub async fn run_with<A: TenancyApp>(app: A, cli: Cli) -> ExitCode {
 
 /// Runs `cli`; `Ok(false)` when the command ran but some tenant failed or lags (`--check`).
 pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
-    if let Command::GenerateMigrations {
-        name,
-        check,
-        dry_run,
-        renames,
-        no_rename,
-        root,
-    } = cli.command
-    {
-        // Needs no database: entities and snapshots are both in the program and the repo.
-        return crate::generate::cli::execute(name, check, dry_run, renames, no_rename, root);
+    if let Command::GenerateMigrations(args) = cli.command {
+        // Needs no database (entities and snapshots are both in the program and the repo),
+        // except `--redo`, which checks that the migration it replaces is not applied.
+        return crate::generate::cli::execute(args, cli.database_url).await;
     }
     let db = connect(cli.database_url).await?;
     match cli.command {
@@ -277,7 +251,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
         Command::Roles { command } => roles::execute(app, &db, command).await,
-        Command::GenerateMigrations { .. } => unreachable!("handled before connecting"),
+        Command::GenerateMigrations(_) => unreachable!("handled before connecting"),
     }
 }
 

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::error::GenerateError;
-use super::operation::Operation;
-use super::snapshot::{Set, Snapshot, Table, Tenancy};
+use super::operation::{Conversion, Isolation, Operation};
+use super::snapshot::{Set, Snapshot, Table};
 
 /// How disappeared-and-appeared columns are resolved.
 #[derive(Default)]
@@ -63,10 +63,11 @@ pub fn diff(
         }
         for (name, t) in &new_tables {
             match old_tables.get(name) {
-                None => create(t, &mut ops),
+                None => ops.extend(Operation::creation(t)),
                 Some(before) => alter(before, t, renames, &mut used, &mut ops)?,
             }
         }
+        rebuild_blocked_keys(&old_tables, &new_tables, &mut ops);
         ops.sort_by_key(phase);
         out.insert(set, ops);
     }
@@ -87,38 +88,66 @@ fn phase(op: &Operation) -> u8 {
         Operation::DropForeignKey { .. } => 0,
         Operation::DropIndex { .. } => 1,
         Operation::DisableTenantIsolation { .. } => 2,
-        Operation::DropColumn { .. } => 3,
-        Operation::DropTable(_) => 4,
-        Operation::RenameColumn { .. } => 5,
-        Operation::CreateTable(_) => 6,
-        Operation::AddColumn { .. } => 7,
-        Operation::AlterColumn { .. } => 8,
-        Operation::AddIndex { .. } => 9,
-        Operation::AddForeignKey { .. } => 10,
-        Operation::EnableTenantIsolation { .. } => 11,
-        Operation::InstallGuard { .. } => 12,
+        Operation::RemoveGuard { .. } => 3,
+        Operation::DropColumn { .. } => 4,
+        Operation::DropTable(_) => 5,
+        Operation::RenameColumn { .. } => 6,
+        Operation::CreateTable(_) => 7,
+        Operation::AddColumn { .. } => 8,
+        Operation::AlterColumn { .. } => 9,
+        Operation::SetPrimaryKey { .. } => 10,
+        Operation::AddIndex { .. } => 11,
+        Operation::AddForeignKey { .. } => 12,
+        Operation::EnableTenantIsolation { .. } => 13,
+        Operation::InstallGuard { .. } => 14,
     }
 }
 
-fn create(t: &Table, ops: &mut Vec<Operation>) {
-    ops.push(Operation::CreateTable(t.clone()));
-    for index in &t.indexes {
-        ops.push(Operation::AddIndex {
-            table: t.name.clone(),
-            index: index.clone(),
-        });
-    }
-    if let Tenancy::Attribute { column } = &t.tenancy {
-        ops.push(Operation::EnableTenantIsolation {
-            table: t.name.clone(),
-            column: column.clone(),
-        });
-    }
-    if let Some(columns) = &t.manage_tenant {
-        ops.push(Operation::InstallGuard {
-            table: t.name.clone(),
-            columns: columns.clone(),
-        });
+/// Foreign keys that stay as they are can still be in the way: PostgreSQL refuses to drop a
+/// primary key whose index a key uses, and to retype a column a key joins on. Such keys of the
+/// same set are dropped before and added again after. (Tenant keys to public tables cannot be,
+/// see [`super::cross_set`].)
+fn rebuild_blocked_keys(
+    old: &BTreeMap<&str, &Table>,
+    new: &BTreeMap<&str, &Table>,
+    ops: &mut Vec<Operation>,
+) {
+    let retyped = |table: &str, columns: &[String]| {
+        let (Some(before), Some(after)) = (old.get(table), new.get(table)) else {
+            return false;
+        };
+        columns.iter().any(|c| {
+            let types = (before.column(c), after.column(c));
+            matches!(types, (Some(b), Some(a)) if b.sql_type != a.sql_type)
+        })
+    };
+    for (from, table) in new {
+        let Some(previous) = old.get(from) else {
+            continue;
+        };
+        for fk in &table.foreign_keys {
+            if fk.references.schema.is_some() || !previous.foreign_keys.contains(fk) {
+                continue;
+            }
+            let target = fk.references.table.as_str();
+            let key_replaced = match (old.get(target), new.get(target)) {
+                (Some(b), Some(a)) => {
+                    b.primary_key != a.primary_key && fk.references.columns == b.primary_key
+                }
+                _ => false,
+            };
+            if key_replaced || retyped(from, &fk.columns) || retyped(target, &fk.references.columns)
+            {
+                ops.push(Operation::DropForeignKey {
+                    table: (*from).to_owned(),
+                    foreign_key: fk.clone(),
+                });
+                ops.push(Operation::AddForeignKey {
+                    table: (*from).to_owned(),
+                    foreign_key: fk.clone(),
+                });
+            }
+        }
     }
 }
 
@@ -183,35 +212,36 @@ fn alter(
         let mut before = before.clone();
         before.name = n.clone();
         if before != *after {
-            ops.push(Operation::AlterColumn {
-                table: name.clone(),
-                from: before,
-                to: after.clone(),
-            });
+            ops.push(alter_column(name, before, after.clone()));
         }
     }
     for d in dropped {
         ops.push(Operation::DropColumn {
             table: name.clone(),
             column: old.column(d).expect("old column").clone(),
+            fill: None,
         });
     }
     for a in added {
         ops.push(Operation::AddColumn {
             table: name.clone(),
             column: new.column(a).expect("new column").clone(),
+            fill: None,
         });
     }
     for after in &new.columns {
         if let Some(before) = old.column(&after.name)
             && before != after
         {
-            ops.push(Operation::AlterColumn {
-                table: name.clone(),
-                from: before.clone(),
-                to: after.clone(),
-            });
+            ops.push(alter_column(name, before.clone(), after.clone()));
         }
+    }
+    if old.primary_key != new.primary_key {
+        ops.push(Operation::SetPrimaryKey {
+            table: name.clone(),
+            from: old.primary_key.clone(),
+            to: new.primary_key.clone(),
+        });
     }
     for index in &old.indexes {
         if !new.indexes.contains(index) {
@@ -245,27 +275,50 @@ fn alter(
             });
         }
     }
-    if old.tenancy != new.tenancy {
-        if let Tenancy::Attribute { column } = &old.tenancy {
-            ops.push(Operation::DisableTenantIsolation {
-                table: name.clone(),
-                column: column.clone(),
-            });
+    // Row-level security: switched with the tenancy, and taken off around any change of the
+    // tenant column (PostgreSQL refuses to retype a column a policy uses, and a new default
+    // would overwrite the stamped tenant key).
+    let (isolated_before, isolated_after) = (Isolation::of(old), Isolation::of(new));
+    let tenant_column_changes = match (&isolated_before, &isolated_after) {
+        (Some(a), Some(b)) if a.column == b.column => {
+            old.column(&a.column) != new.column(&b.column)
         }
-        if let Tenancy::Attribute { column } = &new.tenancy {
-            ops.push(Operation::EnableTenantIsolation {
-                table: name.clone(),
-                column: column.clone(),
-            });
-        }
+        _ => false,
+    };
+    if isolated_before != isolated_after || tenant_column_changes {
+        ops.extend(isolated_before.map(Operation::DisableTenantIsolation));
+        ops.extend(isolated_after.map(Operation::EnableTenantIsolation));
     }
-    if new.manage_tenant.is_some() && old.manage_tenant != new.manage_tenant {
-        ops.push(Operation::InstallGuard {
-            table: name.clone(),
-            columns: new.manage_tenant.clone().unwrap_or_default(),
-        });
+    // The guard: removed before columns it watches may go, installed after they exist.
+    if old.manage_tenant != new.manage_tenant {
+        if let Some(columns) = old.manage_tenant.clone() {
+            ops.push(Operation::RemoveGuard {
+                table: name.clone(),
+                columns,
+            });
+        }
+        if let Some(columns) = new.manage_tenant.clone() {
+            ops.push(Operation::InstallGuard {
+                table: name.clone(),
+                columns,
+            });
+        }
     }
     Ok(())
+}
+
+fn alter_column(
+    table: &str,
+    from: super::snapshot::Column,
+    to: super::snapshot::Column,
+) -> Operation {
+    Operation::AlterColumn {
+        table: table.to_owned(),
+        from,
+        to,
+        forward: Conversion::default(),
+        back: Conversion::default(),
+    }
 }
 
 fn quoted(names: &[&str]) -> String {

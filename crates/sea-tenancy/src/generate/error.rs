@@ -33,13 +33,31 @@ pub enum GenerateError {
     },
     /// PostgreSQL would silently truncate the name.
     #[error(
-        "identifier `{name}` is {len} bytes; PostgreSQL truncates identifiers over 63 bytes, so shorten the table or column names involved"
+        "entity `{entity}` (table `{table}`): {what} gets the name `{name}`, {len} bytes; PostgreSQL truncates identifiers over 63 bytes, so shorten the table or field names involved"
     )]
     IdentifierTooLong {
+        /// The entity's module path.
+        entity: String,
+        /// Its table.
+        table: String,
+        /// What carries the name (`field \`x\``, `the unique index on field(s) \`a, b\``).
+        what: String,
         /// The identifier.
         name: String,
         /// Its length in bytes.
         len: usize,
+    },
+    /// Two indexes (or an index and a table) of one set get the same name.
+    #[error(
+        "{first} and {second} both get the name `{name}` (PostgreSQL names indexes and tables in one namespace); rename a field or table"
+    )]
+    NameClash {
+        /// The name.
+        name: String,
+        /// One owner.
+        first: String,
+        /// The other.
+        second: String,
     },
     /// Two entities claim one table.
     #[error("table `{table}` is defined by both `{first}` and `{second}`")]
@@ -77,6 +95,49 @@ pub enum GenerateError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A decision flag (`--default`, `--using`, `--using-back`, `--tenant-default`) is malformed
+    /// or answers nothing.
+    #[error("{flag} {spec}: {reason}")]
+    BadDecision {
+        /// The flag.
+        flag: String,
+        /// The argument as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A change needs a decision no flag gave and no terminal could be asked.
+    #[error(
+        "{question} Pass `{flag}`, or run `generate-migrations` on a terminal to be asked; nothing was written"
+    )]
+    Undecided {
+        /// The question.
+        question: String,
+        /// The flag that answers it.
+        flag: String,
+    },
+    /// A public-set change would have to wait for a tenant-set change, but public migrations
+    /// run first.
+    #[error(
+        "{change} in the public set, but tenant tables reference it ({references}) until the tenant migration drops those keys, and public migrations run first. Remove those relations from the entities first (generate and migrate), then make this change in a second migration; nothing was written"
+    )]
+    CrossSet {
+        /// What the public set does (`table \`users\` is dropped`).
+        change: String,
+        /// The tenant foreign keys in the way.
+        references: String,
+    },
+    /// The migration name would not make a Rust module name.
+    #[error(
+        "--name {0:?}: a migration name needs letters, digits or `_` (it becomes a Rust module), e.g. `add_post_views`"
+    )]
+    BadName(String),
+    /// A migration of the same module name exists (two runs within one second).
+    #[error("{0} exists already: run again a second later, or pass another --name")]
+    MigrationExists(PathBuf),
+    /// `--redo` cannot replace the latest migration.
+    #[error("--redo: {0}")]
+    Redo(String),
     /// sea-orm produced SQL this generator does not understand.
     #[error("cannot read the schema of entity `{entity}`: {reason} (in `{sql}`)")]
     UnreadableEntity {

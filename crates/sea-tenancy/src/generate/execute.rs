@@ -1,15 +1,17 @@
-//! Runs operations directly on a connection, with the same sea-query builders the rendered
-//! files use. For tools and tests that apply a plan without compiling a migration crate (the
-//! reference app's own migrations are compiled from [`super::render`]'s output).
+//! Runs operations directly on a connection: the same [`super::step`]s, built with the same
+//! sea-query builders the rendered files use. For tools and tests that apply a plan without
+//! compiling a migration crate (the reference app's own migrations are compiled from
+//! [`super::render`]'s output).
 
 use sea_orm::{ConnectionTrait, DbErr};
 use sea_query::{
-    Alias, ColumnDef, ColumnType, Expr, ForeignKey, ForeignKeyAction, ForeignKeyCreateStatement,
-    Index, IntoIden, StringLen, Table,
+    Alias, ColumnDef, ColumnType, Expr, ExprTrait, ForeignKey, ForeignKeyAction,
+    ForeignKeyCreateStatement, Index, IntoIden, Query, StringLen, Table,
 };
 
 use super::operation::Operation;
 use super::snapshot::{Column, ForeignKey as Fk, Table as TableDef};
+use super::step::{Modify, Step, steps};
 
 /// Applies `ops`, in order, on `db` (whose search path selects the tenant schema, if any).
 pub async fn apply<C: ConnectionTrait>(db: &C, ops: &[Operation]) -> Result<(), DbErr> {
@@ -127,14 +129,29 @@ fn create_table(t: &TableDef) -> sea_query::TableCreateStatement {
 }
 
 async fn apply_one<C: ConnectionTrait>(db: &C, op: &Operation) -> Result<(), DbErr> {
-    match op {
-        Operation::CreateTable(t) => {
+    for step in steps(op) {
+        run(db, &step).await?;
+    }
+    Ok(())
+}
+
+fn modify(table: &str, def: &mut ColumnDef) -> sea_query::TableAlterStatement {
+    Table::alter().table(a(table)).modify_column(def).to_owned()
+}
+
+async fn run<C: ConnectionTrait>(db: &C, step: &Step) -> Result<(), DbErr> {
+    match step {
+        Step::Comment(_) => {}
+        Step::Sql { sql, .. } => {
+            db.execute_unprepared(sql).await?;
+        }
+        Step::CreateTable(t) => {
             db.execute(&create_table(t)).await?;
         }
-        Operation::DropTable(t) => {
-            db.execute(Table::drop().table(a(&t.name))).await?;
+        Step::DropTable(name) => {
+            db.execute(Table::drop().table(a(name))).await?;
         }
-        Operation::AddColumn { table, column } => {
+        Step::AddColumn { table, column } => {
             db.execute(
                 Table::alter()
                     .table(a(table))
@@ -142,48 +159,57 @@ async fn apply_one<C: ConnectionTrait>(db: &C, op: &Operation) -> Result<(), DbE
             )
             .await?;
         }
-        Operation::DropColumn { table, column } => {
-            db.execute(Table::alter().table(a(table)).drop_column(a(&column.name)))
+        Step::DropColumn { table, column } => {
+            db.execute(Table::alter().table(a(table)).drop_column(a(column)))
                 .await?;
         }
-        Operation::RenameColumn { table, from, to } => {
+        Step::RenameColumn { table, from, to } => {
             db.execute(Table::alter().table(a(table)).rename_column(a(from), a(to)))
                 .await?;
         }
-        Operation::AlterColumn { table, from, to } => {
-            let mut def = ColumnDef::new(a(&to.name));
-            let mut any = false;
-            if from.sql_type != to.sql_type {
-                def = ColumnDef::new_with_type(a(&to.name), column_type(&to.sql_type));
-                any = true;
-            }
-            if from.nullable != to.nullable {
-                if to.nullable {
+        Step::ModifyColumn(Modify {
+            table,
+            column,
+            sql_type,
+            using,
+            nullable,
+            default,
+        }) => {
+            let mut def = match sql_type {
+                Some(ty) => ColumnDef::new_with_type(a(column), column_type(ty)),
+                None => ColumnDef::new(a(column)),
+            };
+            match nullable {
+                Some(true) => {
                     def.null();
-                } else {
+                }
+                Some(false) => {
                     def.not_null();
                 }
-                any = true;
+                None => {}
             }
-            if let Some(d) = &to.default
-                && from.default.as_ref() != Some(d)
-            {
-                def.default(Expr::cust(d.clone()));
-                any = true;
+            if let Some(default) = default {
+                def.default(Expr::cust(default.clone()));
             }
-            if any {
-                db.execute(Table::alter().table(a(table)).modify_column(def))
-                    .await?;
+            if let Some(using) = using {
+                def.using(Expr::cust(using.clone()));
             }
-            if from.default.is_some() && to.default.is_none() {
-                db.execute_unprepared(&format!(
-                    "ALTER TABLE \"{table}\" ALTER COLUMN \"{}\" DROP DEFAULT",
-                    to.name
-                ))
-                .await?;
-            }
+            db.execute(&modify(table, &mut def)).await?;
         }
-        Operation::AddIndex { table, index } => {
+        Step::Fill {
+            table,
+            column,
+            value,
+        } => {
+            db.execute(
+                Query::update()
+                    .table(a(table))
+                    .value(a(column), Expr::cust(value.clone()))
+                    .and_where(Expr::col(a(column)).is_null()),
+            )
+            .await?;
+        }
+        Step::CreateIndex { table, index } => {
             let mut stmt = Index::create();
             stmt.name(&index.name).table(a(table));
             for c in &index.columns {
@@ -194,27 +220,34 @@ async fn apply_one<C: ConnectionTrait>(db: &C, op: &Operation) -> Result<(), DbE
             }
             db.execute(&stmt).await?;
         }
-        Operation::DropIndex { table, index } => {
-            db.execute(Index::drop().name(&index.name).table(a(table)))
-                .await?;
+        Step::DropIndex { table, name } => {
+            db.execute(Index::drop().name(name).table(a(table))).await?;
         }
-        Operation::AddForeignKey {
+        Step::AddForeignKey {
             table,
             foreign_key: fk,
         } => {
             db.execute(&foreign_key(table, fk)).await?;
         }
-        Operation::DropForeignKey { table, foreign_key } => {
-            db.execute(ForeignKey::drop().name(&foreign_key.name).table(a(table)))
+        Step::DropForeignKey { table, name } => {
+            db.execute(ForeignKey::drop().name(name).table(a(table)))
                 .await?;
         }
-        Operation::EnableTenantIsolation { table, column } => {
-            crate::rls::enable_tenant_isolation(db, table, column).await?;
+        Step::EnableIsolation {
+            table,
+            column,
+            keep_default,
+        } => {
+            if *keep_default {
+                crate::rls::enable_tenant_isolation_keep_default(db, table, column).await?;
+            } else {
+                crate::rls::enable_tenant_isolation(db, table, column).await?;
+            }
         }
-        Operation::DisableTenantIsolation { table, column } => {
+        Step::DisableIsolation { table, column } => {
             crate::rls::disable_tenant_isolation(db, table, column).await?;
         }
-        Operation::InstallGuard { table, columns } => {
+        Step::InstallGuard { table, columns } => {
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
             crate::manage::install_guard(db, table, &columns).await?;
         }

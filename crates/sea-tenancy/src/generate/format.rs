@@ -14,8 +14,15 @@ pub(crate) fn uncomment(text: &str) -> String {
         let indent = rest[line_start..at].to_owned();
         out.push_str(&rest[..line_start]);
         let after = &rest[at + "__comment__!(".len()..];
-        let end = after.find(");").expect("placeholder is closed");
-        let lit = after[..end].trim();
+        // The literal ends at its closing quote (the text itself may contain `);`).
+        let open = after.find('"').expect("placeholder holds a string");
+        let mut close = open + 1;
+        let bytes = after.as_bytes();
+        while bytes[close] != b'"' {
+            close += if bytes[close] == b'\\' { 2 } else { 1 };
+        }
+        let lit = &after[open..=close];
+        let end = close + after[close..].find(");").expect("placeholder is closed");
         let value = syn::parse_str::<syn::LitStr>(lit)
             .map(|l| l.value())
             .unwrap_or_default();

@@ -5,14 +5,21 @@
 //!    tenancy registrations) and [`parse`] reads the DDL sea-orm builds for each;
 //! 2. [`resolve`] applies the tenancy rules (foreign keys per set, tenant-matched keys, tenant
 //!    column in unique indexes) → the [`snapshot`] model;
-//! 3. [`diff`] compares it with the stored snapshot → [`operation`]s per set, [`order`] sorts
-//!    them by their dependencies, [`render`] writes each set's file;
-//! 4. [`write`](mod@write) registers the files in the crates' `lib.rs` and rewrites the snapshots.
+//! 3. [`diff`] compares it with the stored snapshot → [`operation`]s per set; [`decide`] gets
+//!    what only the user can say (fill values, casts, a tenant column's default), [`cross_set`]
+//!    refuses what the public set cannot do before the tenant set, [`order`] sorts them by
+//!    their dependencies, [`step`] breaks each into statements and [`render`] writes each set's
+//!    file;
+//! 4. [`write`](mod@write) registers the files in the crates' `lib.rs` and rewrites the snapshots;
+//!    [`redo`] takes the latest generation back (`--redo`).
 //!
-//! [`cli`] is the `generate-migrations` command around [`plan`]; [`execute`] applies operations
-//! directly (tools and tests that cannot compile a migration crate).
+//! [`cli`] is the `generate-migrations` command around [`plan`]; [`execute`] runs the same
+//! steps directly (tools and tests that cannot compile a migration crate).
 
+pub mod cast;
 pub mod cli;
+pub mod cross_set;
+pub mod decide;
 pub mod diff;
 pub mod error;
 pub mod execute;
@@ -20,14 +27,17 @@ mod format;
 pub mod operation;
 pub mod order;
 pub mod parse;
+pub mod redo;
 pub mod render;
 pub mod resolve;
 pub mod snapshot;
 pub mod source;
+pub mod step;
 pub mod write;
 
 use std::collections::BTreeMap;
 
+pub use decide::{Decisions, Question};
 pub use diff::Renames;
 pub use error::GenerateError;
 pub use operation::Operation;
@@ -54,6 +64,7 @@ impl Plan {
 }
 
 /// Options of one run.
+#[derive(Default)]
 pub struct Options {
     /// The migration name (`mYYYYMMDD_HHMMSS_<name>`).
     pub name: String,
@@ -61,6 +72,8 @@ pub struct Options {
     pub timestamp: String,
     /// How disappeared-and-appeared columns are resolved.
     pub renames: Renames,
+    /// Fill values, casts and tenant-column defaults the user decided.
+    pub decisions: Decisions,
 }
 
 impl Options {
@@ -69,9 +82,50 @@ impl Options {
         Options {
             name: name.into(),
             timestamp: chrono::Utc::now().format("%Y%m%d_%H%M%S").to_string(),
-            renames: Renames::default(),
+            ..Options::default()
         }
     }
+
+    /// The module name of this run's migrations, `m<timestamp>_<name>` (the name in snake case).
+    pub fn module(&self) -> Result<String, GenerateError> {
+        let name = heck::ToSnakeCase::to_snake_case(self.name.as_str());
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(GenerateError::BadName(self.name.clone()));
+        }
+        Ok(format!("m{}_{name}", self.timestamp))
+    }
+}
+
+/// The ordered operations of each set that turn `old` into `new` (the tables of `new` get the
+/// tenant-default decisions recorded): diff, decisions, the public/tenant check, order.
+pub fn operations(
+    old: &Snapshot,
+    new: &mut Snapshot,
+    renames: &mut Renames,
+    decisions: &mut Decisions,
+) -> Result<BTreeMap<Set, Vec<Operation>>, GenerateError> {
+    let mut asking = decide::Asking::new(decisions);
+    decide::tenant_defaults(old, new, &mut asking)?;
+    let mut out = BTreeMap::new();
+    for (set, mut ops) in diff::diff(old, new, renames)? {
+        decide::settle(&mut ops, &mut asking)?;
+        if set == Set::Public {
+            cross_set::check(old, &ops)?;
+        }
+        out.insert(set, order::order(ops)?);
+    }
+    if let Some(flag) = asking.unused() {
+        return Err(GenerateError::BadDecision {
+            flag,
+            spec: String::new(),
+            reason: "no change of this run needs it (check the table and column names)".into(),
+        });
+    }
+    Ok(out)
 }
 
 /// Computes what `generate-migrations` would write for `entities` in the app at `layout`.
@@ -80,20 +134,29 @@ pub fn plan(
     layout: &Layout,
     options: &mut Options,
 ) -> Result<Plan, GenerateError> {
-    let resolved = resolve::resolve(entities)?;
+    let mut resolved = resolve::resolve(entities)?;
     let stored = Snapshot::load(&layout.snapshots)?;
-    let diffs = diff::diff(&stored, &resolved.snapshot, &mut options.renames)?;
+    let diffs = operations(
+        &stored,
+        &mut resolved.snapshot,
+        &mut options.renames,
+        &mut options.decisions,
+    )?;
     let mut plan = Plan {
         warnings: resolved.warnings,
         ..Plan::default()
     };
+    let module = options.module()?;
     for (set, ops) in diffs {
         if ops.is_empty() {
             continue;
         }
-        let ops = order::order(ops)?;
-        let module = format!("m{}_{}", options.timestamp, options.name.to_lowercase());
         let src = layout.src(set);
+        if src.join(format!("{module}.rs")).exists() {
+            return Err(GenerateError::MigrationExists(
+                src.join(format!("{module}.rs")),
+            ));
+        }
         plan.changes.push(FileChange {
             path: src.join(format!("{module}.rs")),
             contents: Some(render::render(set, &ops)?),
@@ -110,7 +173,13 @@ pub fn plan(
     if !plan.is_empty() {
         let old = stored.files();
         let new = resolved.snapshot.files();
+        let mut record = redo::Record {
+            module: module.clone(),
+            sets: plan.operations.keys().copied().collect(),
+            previous: BTreeMap::new(),
+        };
         for path in old.keys().filter(|p| !new.contains_key(*p)) {
+            record.previous.insert(path.clone(), old.get(path).cloned());
             plan.changes.push(FileChange {
                 path: layout.snapshots.join(path),
                 contents: None,
@@ -118,12 +187,16 @@ pub fn plan(
         }
         for (path, json) in new {
             if old.get(&path) != Some(&json) {
+                record
+                    .previous
+                    .insert(path.clone(), old.get(&path).cloned());
                 plan.changes.push(FileChange {
                     path: layout.snapshots.join(path),
                     contents: Some(json),
                 });
             }
         }
+        plan.changes.push(record.file_change(layout));
     }
     Ok(plan)
 }

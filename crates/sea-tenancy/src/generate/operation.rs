@@ -1,14 +1,27 @@
 //! Schema changes as plain data: what [`super::diff`] finds, [`super::order`] sorts and
-//! [`super::render`] writes. Each carries what its inverse needs, so `down` is generated too.
+//! [`super::step`] turns into statements. Each carries what its inverse needs (the dropped
+//! column's definition, the value that fills rows when a NOT NULL column comes back, the cast
+//! back to the old type), so `down` is generated from the same data and undoes `up` exactly.
 
-use super::snapshot::{Column, ForeignKey, Index, Table};
+use super::snapshot::{Column, ForeignKey, Index, Table, Tenancy};
+
+/// How existing rows get through a column change (decided by the user where it is not obvious,
+/// see [`super::decide`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conversion {
+    /// `USING` expression of a type change whose cast is not implicit.
+    pub using: Option<String>,
+    /// Value written into rows whose column is NULL before it becomes NOT NULL.
+    pub fill: Option<String>,
+}
 
 /// One schema change within one migration set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
-    /// Create a table with its columns, primary key and foreign keys.
+    /// Create a table with its columns, primary key and (non-deferred) foreign keys.
     CreateTable(Table),
-    /// Drop a table (the definition is kept for `down`).
+    /// Drop a table (the definition is kept: `down` recreates it whole, see
+    /// [`Operation::creation`]).
     DropTable(Table),
     /// Add a column.
     AddColumn {
@@ -16,6 +29,8 @@ pub enum Operation {
         table: String,
         /// The column.
         column: Column,
+        /// What existing rows get when the column is NOT NULL without a default.
+        fill: Option<String>,
     },
     /// Drop a column.
     DropColumn {
@@ -23,6 +38,8 @@ pub enum Operation {
         table: String,
         /// The column as it was.
         column: Column,
+        /// What rows get when `down` adds the NOT NULL column back (none: nullable or defaulted).
+        fill: Option<String>,
     },
     /// Rename a column (confirmed by the user).
     RenameColumn {
@@ -33,7 +50,7 @@ pub enum Operation {
         /// New name.
         to: String,
     },
-    /// Change a column's type, nullability or default.
+    /// Change a column's type, nullability, default or identity.
     AlterColumn {
         /// The table.
         table: String,
@@ -41,6 +58,19 @@ pub enum Operation {
         from: Column,
         /// After.
         to: Column,
+        /// How rows get from `from` to `to`.
+        forward: Conversion,
+        /// How rows get back (for `down`).
+        back: Conversion,
+    },
+    /// Replace the primary key (`from` empty: none yet).
+    SetPrimaryKey {
+        /// The table.
+        table: String,
+        /// The old key's columns.
+        from: Vec<String>,
+        /// The new key's columns.
+        to: Vec<String>,
     },
     /// Create an index or unique constraint.
     AddIndex {
@@ -70,20 +100,11 @@ pub enum Operation {
         /// The key as it was.
         foreign_key: ForeignKey,
     },
-    /// Row-level security for an attribute table (`rls::enable_tenant_isolation`).
-    EnableTenantIsolation {
-        /// The table.
-        table: String,
-        /// Its tenant column.
-        column: String,
-    },
-    /// Remove it (`rls::disable_tenant_isolation`).
-    DisableTenantIsolation {
-        /// The table.
-        table: String,
-        /// Its tenant column.
-        column: String,
-    },
+    /// Row-level security for an attribute table (`rls::enable_tenant_isolation`, or
+    /// `rls::enable_tenant_isolation_keep_default` when the declared default is kept).
+    EnableTenantIsolation(Isolation),
+    /// Remove it (`rls::disable_tenant_isolation`), then restore the declared default.
+    DisableTenantIsolation(Isolation),
     /// The guard trigger of a `ManageTenant` table (`manage::install_guard`).
     InstallGuard {
         /// The table.
@@ -91,41 +112,145 @@ pub enum Operation {
         /// The template columns.
         columns: Vec<String>,
     },
+    /// Remove the guard trigger (the table stops being the `ManageTenant` table).
+    RemoveGuard {
+        /// The table.
+        table: String,
+        /// The template columns it watched (for `down`).
+        columns: Vec<String>,
+    },
+}
+
+/// Row-level security of one attribute table, and the tenant column's declared default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolation {
+    /// The table.
+    pub table: String,
+    /// Its tenant column.
+    pub column: String,
+    /// The default the entity declares on the tenant column (what the column has without
+    /// isolation).
+    pub declared_default: Option<String>,
+    /// Keep the declared default instead of stamping the tenant key (only with a declared default).
+    pub keep_default: bool,
+}
+
+impl Isolation {
+    /// The isolation of `table`, when it is an attribute table.
+    pub fn of(table: &Table) -> Option<Isolation> {
+        let Tenancy::Attribute { column } = &table.tenancy else {
+            return None;
+        };
+        let declared_default = table.column(column).and_then(|c| c.default.clone());
+        Some(Isolation {
+            table: table.name.clone(),
+            column: column.clone(),
+            keep_default: table.keep_tenant_default && declared_default.is_some(),
+            declared_default,
+        })
+    }
 }
 
 impl Operation {
+    /// The operations that create `t` whole: the table, its indexes, the foreign keys that
+    /// must wait for them (a key to the table itself over columns only a unique index makes
+    /// unique) or that sea-query cannot write inline (`SET NULL (column)`), row-level security
+    /// and the guard. `DropTable`'s `down` is the same list.
+    pub fn creation(t: &Table) -> Vec<Operation> {
+        let (deferred, inline): (Vec<ForeignKey>, Vec<ForeignKey>) =
+            t.foreign_keys.iter().cloned().partition(|fk| {
+                let self_unique = fk.references.schema.is_none()
+                    && fk.references.table == t.name
+                    && fk.references.columns != t.primary_key;
+                self_unique || fk.has_column_list()
+            });
+        let mut ops = vec![Operation::CreateTable(Table {
+            foreign_keys: inline,
+            ..t.clone()
+        })];
+        ops.extend(t.indexes.iter().map(|index| Operation::AddIndex {
+            table: t.name.clone(),
+            index: index.clone(),
+        }));
+        ops.extend(
+            deferred
+                .into_iter()
+                .map(|foreign_key| Operation::AddForeignKey {
+                    table: t.name.clone(),
+                    foreign_key,
+                }),
+        );
+        ops.extend(Isolation::of(t).map(Operation::EnableTenantIsolation));
+        if let Some(columns) = &t.manage_tenant {
+            ops.push(Operation::InstallGuard {
+                table: t.name.clone(),
+                columns: columns.clone(),
+            });
+        }
+        ops
+    }
+
     /// The table the operation changes.
     pub fn table(&self) -> &str {
         match self {
             Operation::CreateTable(t) | Operation::DropTable(t) => &t.name,
+            Operation::EnableTenantIsolation(i) | Operation::DisableTenantIsolation(i) => &i.table,
             Operation::AddColumn { table, .. }
             | Operation::DropColumn { table, .. }
             | Operation::RenameColumn { table, .. }
             | Operation::AlterColumn { table, .. }
+            | Operation::SetPrimaryKey { table, .. }
             | Operation::AddIndex { table, .. }
             | Operation::DropIndex { table, .. }
             | Operation::AddForeignKey { table, .. }
             | Operation::DropForeignKey { table, .. }
-            | Operation::EnableTenantIsolation { table, .. }
-            | Operation::DisableTenantIsolation { table, .. }
-            | Operation::InstallGuard { table, .. } => table,
+            | Operation::InstallGuard { table, .. }
+            | Operation::RemoveGuard { table, .. } => table,
         }
     }
 
-    /// The operation that undoes this one (`None`: nothing to undo, e.g. a trigger that goes
-    /// with its table).
-    pub fn inverse(&self) -> Option<Operation> {
-        Some(match self.clone() {
+    /// The operations that undo this one, in the order they run.
+    pub fn inverse(&self) -> Vec<Operation> {
+        vec![match self.clone() {
             Operation::CreateTable(t) => Operation::DropTable(t),
-            Operation::DropTable(t) => Operation::CreateTable(t),
-            Operation::AddColumn { table, column } => Operation::DropColumn { table, column },
-            Operation::DropColumn { table, column } => Operation::AddColumn { table, column },
+            Operation::DropTable(t) => return Operation::creation(&t),
+            Operation::AddColumn {
+                table,
+                column,
+                fill,
+            } => Operation::DropColumn {
+                table,
+                column,
+                fill,
+            },
+            Operation::DropColumn {
+                table,
+                column,
+                fill,
+            } => Operation::AddColumn {
+                table,
+                column,
+                fill,
+            },
             Operation::RenameColumn { table, from, to } => Operation::RenameColumn {
                 table,
                 from: to,
                 to: from,
             },
-            Operation::AlterColumn { table, from, to } => Operation::AlterColumn {
+            Operation::AlterColumn {
+                table,
+                from,
+                to,
+                forward,
+                back,
+            } => Operation::AlterColumn {
+                table,
+                from: to,
+                to: from,
+                forward: back,
+                back: forward,
+            },
+            Operation::SetPrimaryKey { table, from, to } => Operation::SetPrimaryKey {
                 table,
                 from: to,
                 to: from,
@@ -138,14 +263,11 @@ impl Operation {
             Operation::DropForeignKey { table, foreign_key } => {
                 Operation::AddForeignKey { table, foreign_key }
             }
-            Operation::EnableTenantIsolation { table, column } => {
-                Operation::DisableTenantIsolation { table, column }
-            }
-            Operation::DisableTenantIsolation { table, column } => {
-                Operation::EnableTenantIsolation { table, column }
-            }
-            Operation::InstallGuard { .. } => return None,
-        })
+            Operation::EnableTenantIsolation(i) => Operation::DisableTenantIsolation(i),
+            Operation::DisableTenantIsolation(i) => Operation::EnableTenantIsolation(i),
+            Operation::InstallGuard { table, columns } => Operation::RemoveGuard { table, columns },
+            Operation::RemoveGuard { table, columns } => Operation::InstallGuard { table, columns },
+        }]
     }
 
     /// One line for `--check` and `--dry-run` summaries.
@@ -153,14 +275,19 @@ impl Operation {
         match self {
             Operation::CreateTable(t) => format!("create table {}", t.name),
             Operation::DropTable(t) => format!("drop table {}", t.name),
-            Operation::AddColumn { table, column } => format!("add column {table}.{}", column.name),
-            Operation::DropColumn { table, column } => {
+            Operation::AddColumn { table, column, .. } => {
+                format!("add column {table}.{}", column.name)
+            }
+            Operation::DropColumn { table, column, .. } => {
                 format!("drop column {table}.{}", column.name)
             }
             Operation::RenameColumn { table, from, to } => {
                 format!("rename column {table}.{from} to {to}")
             }
             Operation::AlterColumn { table, to, .. } => format!("alter column {table}.{}", to.name),
+            Operation::SetPrimaryKey { table, to, .. } => {
+                format!("primary key of {table} becomes ({})", to.join(", "))
+            }
             Operation::AddIndex { index, .. } => format!("add index {}", index.name),
             Operation::DropIndex { index, .. } => format!("drop index {}", index.name),
             Operation::AddForeignKey { foreign_key, .. } => {
@@ -169,13 +296,14 @@ impl Operation {
             Operation::DropForeignKey { foreign_key, .. } => {
                 format!("drop foreign key {}", foreign_key.name)
             }
-            Operation::EnableTenantIsolation { table, .. } => {
-                format!("enable tenant isolation on {table}")
+            Operation::EnableTenantIsolation(i) => {
+                format!("enable tenant isolation on {}", i.table)
             }
-            Operation::DisableTenantIsolation { table, .. } => {
-                format!("disable tenant isolation on {table}")
+            Operation::DisableTenantIsolation(i) => {
+                format!("disable tenant isolation on {}", i.table)
             }
             Operation::InstallGuard { table, .. } => format!("install tenant guard on {table}"),
+            Operation::RemoveGuard { table, .. } => format!("remove tenant guard from {table}"),
         }
     }
 }

@@ -32,7 +32,10 @@ fn deps(op: &Operation) -> Deps {
     let col = |t: &str, c: &str| Key::Column(t.to_owned(), c.to_owned());
     match op {
         Operation::CreateTable(t) | Operation::DropTable(t) => {
-            let mut keys = vec![Key::Table(t.name.clone())];
+            let mut keys = vec![
+                Key::Table(t.name.clone()),
+                Key::Unique(t.name.clone(), t.primary_key.clone()),
+            ];
             keys.extend(t.columns.iter().map(|c| col(&t.name, &c.name)));
             let mut uses = Vec::new();
             for fk in &t.foreign_keys {
@@ -52,16 +55,22 @@ fn deps(op: &Operation) -> Deps {
                 d.used = uses;
             }
         }
-        Operation::AddColumn { table, column } => {
+        Operation::AddColumn { table, column, .. } => {
             d.needs.push(Key::Table(table.clone()));
             d.provides.push(col(table, &column.name));
         }
-        Operation::DropColumn { table, column } => d.removes.push(col(table, &column.name)),
+        Operation::DropColumn { table, column, .. } => d.removes.push(col(table, &column.name)),
         Operation::RenameColumn { table, from, to } => {
             d.removes.push(col(table, from));
             d.provides.push(col(table, to));
         }
         Operation::AlterColumn { table, to, .. } => d.needs.push(col(table, &to.name)),
+        Operation::SetPrimaryKey { table, from, to } => {
+            d.needs.extend(to.iter().map(|c| col(table, c)));
+            d.provides.push(Key::Unique(table.clone(), to.clone()));
+            d.removes.push(Key::Unique(table.clone(), from.clone()));
+            d.used.extend(from.iter().map(|c| col(table, c)));
+        }
         Operation::AddIndex { table, index } => {
             d.needs.extend(index.columns.iter().map(|c| col(table, c)));
             d.provides.push(Key::Index(index.name.clone()));
@@ -102,22 +111,71 @@ fn deps(op: &Operation) -> Deps {
                 ));
             }
         }
-        Operation::EnableTenantIsolation { table, column } => {
-            d.needs.push(col(table, column));
+        Operation::EnableTenantIsolation(i) => {
+            d.needs.push(col(&i.table, &i.column));
         }
-        Operation::DisableTenantIsolation { table, column } => {
-            d.used.push(col(table, column));
+        Operation::DisableTenantIsolation(i) => {
+            d.used.push(col(&i.table, &i.column));
         }
         Operation::InstallGuard { table, columns } => {
             d.needs.push(Key::Table(table.clone()));
             d.needs.extend(columns.iter().map(|c| col(table, c)));
         }
+        Operation::RemoveGuard { table, columns } => {
+            d.used.push(Key::Table(table.clone()));
+            d.used.extend(columns.iter().map(|c| col(table, c)));
+        }
     }
     d
 }
 
-/// Sorts `ops` so every operation comes after what it depends on.
+/// Sorts `ops` so every operation comes after what it depends on. New tables whose foreign
+/// keys form a cycle are created without those keys, which are added once all exist.
 pub fn order(ops: Vec<Operation>) -> Result<Vec<Operation>, GenerateError> {
+    match sort(ops) {
+        Ok(sorted) => Ok(sorted),
+        Err((ops, stuck)) => {
+            let mut deferred = Vec::new();
+            let mut split: Vec<Operation> = ops
+                .into_iter()
+                .enumerate()
+                .map(|(i, op)| match op {
+                    Operation::CreateTable(mut t) if stuck.contains(&i) => {
+                        let (cyclic, kept) = t.foreign_keys.drain(..).partition(|fk| {
+                            fk.references.schema.is_none() && fk.references.table != t.name
+                        });
+                        t.foreign_keys = kept;
+                        deferred.extend(cyclic.into_iter().map(|foreign_key| {
+                            Operation::AddForeignKey {
+                                table: t.name.clone(),
+                                foreign_key,
+                            }
+                        }));
+                        Operation::CreateTable(t)
+                    }
+                    op => op,
+                })
+                .collect();
+            if deferred.is_empty() {
+                return Err(cycle(&split, &stuck));
+            }
+            split.extend(deferred);
+            sort(split).map_err(|(ops, stuck)| cycle(&ops, &stuck))
+        }
+    }
+}
+
+fn cycle(ops: &[Operation], stuck: &BTreeSet<usize>) -> GenerateError {
+    let mut tables: Vec<&str> = stuck.iter().map(|&i| ops[i].table()).collect();
+    tables.sort();
+    tables.dedup();
+    GenerateError::Cycle(tables.join(", "))
+}
+
+/// A topological sort, ties in input order; on a cycle, the operations back with the indexes
+/// of those that could not be placed.
+#[allow(clippy::type_complexity)]
+fn sort(ops: Vec<Operation>) -> Result<Vec<Operation>, (Vec<Operation>, BTreeSet<usize>)> {
     let deps: Vec<Deps> = ops.iter().map(deps).collect();
     let n = ops.len();
     let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
@@ -153,13 +211,8 @@ pub fn order(ops: Vec<Operation>) -> Result<Vec<Operation>, GenerateError> {
         }
     }
     if sorted.len() < n {
-        let mut stuck: Vec<&str> = (0..n)
-            .filter(|i| !sorted.contains(i))
-            .map(|i| ops[i].table())
-            .collect();
-        stuck.sort();
-        stuck.dedup();
-        return Err(GenerateError::Cycle(stuck.join(", ")));
+        let stuck = (0..n).filter(|i| !sorted.contains(i)).collect();
+        return Err((ops, stuck));
     }
     let mut slots: Vec<Option<Operation>> = ops.into_iter().map(Some).collect();
     Ok(sorted

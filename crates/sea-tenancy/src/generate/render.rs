@@ -13,6 +13,7 @@ use super::error::GenerateError;
 use super::format::{self, rustfmt, uncomment, wrap};
 use super::operation::Operation;
 use super::snapshot::{Column, ForeignKey, Index, Set, Table};
+use super::step::{Modify, Step, steps};
 
 /// Names used by the file, collected while rendering: table → column variants.
 #[derive(Default)]
@@ -258,74 +259,83 @@ fn index(idens: &mut Idens, table: &str, index: &Index) -> TokenStream {
     }
 }
 
-fn operation(idens: &mut Idens, op: &Operation) -> TokenStream {
-    match op {
-        Operation::CreateTable(t) => create_table(idens, t),
-        Operation::DropTable(t) => {
-            let table = idens.table(&t.name);
+/// `manager.alter_table(Table::alter().table(T).<change>)`.
+fn alter(idens: &mut Idens, table: &str, change: TokenStream) -> TokenStream {
+    let t = idens.table(table);
+    quote!(manager.alter_table(Table::alter().table(#t) #change .to_owned()).await?;)
+}
+
+/// `.modify_column(ColumnDef::new(T::C) <spec>)`.
+fn modify(idens: &mut Idens, table: &str, column: &str, spec: TokenStream) -> TokenStream {
+    let c = idens.column(table, column);
+    alter(
+        idens,
+        table,
+        quote!(.modify_column(ColumnDef::new(#c) #spec)),
+    )
+}
+
+fn step(idens: &mut Idens, step: &Step) -> TokenStream {
+    match step {
+        // Plain SQL names its tables and columns itself (an enum variant only it used would be
+        // dead code in the generated file).
+        Step::Sql { sql, .. } => quote!(manager.get_connection().execute_unprepared(#sql).await?;),
+        Step::Comment(text) => comment(text),
+        Step::CreateTable(t) => create_table(idens, t),
+        Step::DropTable(name) => {
+            let table = idens.table(name);
             quote!(manager.drop_table(Table::drop().table(#table).to_owned()).await?;)
         }
-        Operation::AddColumn { table, column } => {
-            let t = idens.table(table);
+        Step::AddColumn { table, column } => {
             let def = column_def(idens, table, column, false);
-            let warn = (!column.nullable && column.default.is_none()).then(|| {
-                comment("NOT NULL without a default: fails if the table already has rows.")
-            });
-            quote! {
-                #warn
-                manager.alter_table(Table::alter().table(#t).add_column(#def).to_owned()).await?;
-            }
+            alter(idens, table, quote!(.add_column(#def)))
         }
-        Operation::DropColumn { table, column } => {
-            let t = idens.table(table);
-            let c = idens.column(table, &column.name);
-            quote!(manager.alter_table(Table::alter().table(#t).drop_column(#c).to_owned()).await?;)
+        Step::DropColumn { table, column } => {
+            let c = idens.column(table, column);
+            alter(idens, table, quote!(.drop_column(#c)))
         }
-        Operation::RenameColumn { table, from, to } => {
-            let t = idens.table(table);
+        Step::RenameColumn { table, from, to } => {
             let f = idens.column(table, from);
             let n = idens.column(table, to);
-            quote!(manager.alter_table(Table::alter().table(#t).rename_column(#f, #n).to_owned()).await?;)
+            alter(idens, table, quote!(.rename_column(#f, #n)))
         }
-        Operation::AlterColumn { table, from, to } => {
-            let t = idens.table(table);
-            let c = idens.column(table, &to.name);
-            let ty = (from.sql_type != to.sql_type).then(|| column_type(&to.sql_type));
-            let null = (from.nullable != to.nullable).then(|| {
-                if to.nullable {
+        Step::ModifyColumn(Modify {
+            table,
+            column,
+            sql_type,
+            using,
+            nullable,
+            default,
+        }) => {
+            let ty = sql_type.as_deref().map(column_type);
+            let using = using.as_ref().map(|u| quote!(.using(Expr::cust(#u))));
+            let null = nullable.map(|n| {
+                if n {
                     quote!(.null())
                 } else {
                     quote!(.not_null())
                 }
             });
-            let default = match (&from.default, &to.default) {
-                (a, Some(d)) if a.as_ref() != Some(d) => Some(quote!(.default(Expr::cust(#d)))),
-                _ => None,
-            };
-            let mut out = TokenStream::new();
-            if ty.is_some() || null.is_some() || default.is_some() {
-                out.extend(quote! {
-                    manager.alter_table(Table::alter().table(#t).modify_column(ColumnDef::new(#c) #ty #null #default).to_owned()).await?;
-                });
-            }
-            if from.default.is_some() && to.default.is_none() {
-                let sql = format!(
-                    "ALTER TABLE \"{}\" ALTER COLUMN \"{}\" DROP DEFAULT",
-                    table, to.name
-                );
-                out.extend(quote! {
-                    manager.get_connection().execute_unprepared(#sql).await?;
-                });
-            }
-            out
+            let default = default.as_ref().map(|d| quote!(.default(Expr::cust(#d))));
+            modify(idens, table, column, quote!(#ty #null #default #using))
         }
-        Operation::AddIndex { table, index: i } => index(idens, table, i),
-        Operation::DropIndex { table, index } => {
-            let name = &index.name;
+        Step::Fill {
+            table,
+            column,
+            value,
+        } => {
+            let t = idens.table(table);
+            let c = idens.column(table, column);
+            quote! {
+                manager.execute(Query::update().table(#t).value(#c, Expr::cust(#value)).and_where(Expr::col(#c).is_null()).to_owned()).await?;
+            }
+        }
+        Step::CreateIndex { table, index: i } => index(idens, table, i),
+        Step::DropIndex { table, name } => {
             let t = idens.table(table);
             quote!(manager.drop_index(Index::drop().name(#name).table(#t).to_owned()).await?;)
         }
-        Operation::AddForeignKey {
+        Step::AddForeignKey {
             table,
             foreign_key: fk,
         } => {
@@ -336,33 +346,35 @@ fn operation(idens: &mut Idens, op: &Operation) -> TokenStream {
                 manager.create_foreign_key(#def.to_owned()).await?;
             }
         }
-        Operation::DropForeignKey { table, foreign_key } => {
-            let name = &foreign_key.name;
+        Step::DropForeignKey { table, name } => {
             let t = idens.table(table);
             quote!(manager.drop_foreign_key(ForeignKey::drop().name(#name).table(#t).to_owned()).await?;)
         }
-        Operation::EnableTenantIsolation { table, column } => {
-            let note = comment(&format!(
-                "Attribute strategy: PostgreSQL keeps each tenant's `{table}` rows apart (row-level security on `{column}`)."
-            ));
+        Step::EnableIsolation {
+            table,
+            column,
+            keep_default,
+        } => {
+            let function = if *keep_default {
+                quote!(enable_tenant_isolation_keep_default)
+            } else {
+                quote!(enable_tenant_isolation)
+            };
             quote! {
-                #note
-                sea_tenancy::rls::enable_tenant_isolation(manager.get_connection(), #table, #column).await?;
+                sea_tenancy::rls::#function(manager.get_connection(), #table, #column).await?;
             }
         }
-        Operation::DisableTenantIsolation { table, column } => quote! {
+        Step::DisableIsolation { table, column } => quote! {
             sea_tenancy::rls::disable_tenant_isolation(manager.get_connection(), #table, #column).await?;
         },
-        Operation::InstallGuard { table, columns } => {
-            let note = comment(&format!(
-                "`{table}` rows are tenants: they change only together with their schemas."
-            ));
-            quote! {
-                #note
-                sea_tenancy::manage::install_guard(manager.get_connection(), #table, &[#(#columns),*]).await?;
-            }
-        }
+        Step::InstallGuard { table, columns } => quote! {
+            sea_tenancy::manage::install_guard(manager.get_connection(), #table, &[#(#columns),*]).await?;
+        },
     }
+}
+
+fn operation(idens: &mut Idens, op: &Operation) -> TokenStream {
+    steps(op).iter().map(|s| step(idens, s)).collect()
 }
 
 /// Renders one migration file of `set` from its ordered operations.
@@ -372,7 +384,7 @@ pub fn render(set: Set, ops: &[Operation]) -> Result<String, GenerateError> {
     let down: Vec<TokenStream> = ops
         .iter()
         .rev()
-        .filter_map(Operation::inverse)
+        .flat_map(Operation::inverse)
         .map(|op| operation(&mut idens, &op))
         .collect();
     let enums = idens.enums();

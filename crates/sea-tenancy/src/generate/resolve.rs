@@ -18,8 +18,7 @@ use super::parse::RawForeignKey;
 use super::snapshot::{ForeignKey, Index, OmittedForeignKey, Reference, Snapshot, Table, Tenancy};
 use super::source::{EntityDef, EntitySet};
 
-/// PostgreSQL's identifier limit in bytes.
-const MAX_IDENT: usize = 63;
+use super::step::MAX_IDENT;
 
 /// The resolved model and what the user should know about it.
 #[derive(Debug, Clone, Default)]
@@ -82,13 +81,17 @@ pub fn resolve(set: &EntitySet) -> Result<Resolved, GenerateError> {
             t.indexes.push(unique);
         }
     }
+    disambiguate_index_names(&mut tables)?;
     for t in tables.values_mut() {
         t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
         t.indexes.dedup();
         t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
         t.omitted_foreign_keys
             .sort_by(|a, b| a.columns.cmp(&b.columns));
-        check_names(t)?;
+        let entity = by_name
+            .get(t.name.as_str())
+            .map_or("", |e| e.module.as_str());
+        check_names(entity, t)?;
     }
     Ok(Resolved {
         snapshot: Snapshot { tables },
@@ -119,12 +122,13 @@ fn base_table(entity: &EntityDef, warnings: &mut Vec<String>) -> Result<Table, G
         })
         .chain(raw.indexes.iter().cloned());
     for mut index in declared {
-        if index.unique
-            && let Some(column) = tenant_column
+        // Every index of an attribute table leads with the tenant column: queries always filter
+        // on it, uniqueness is per tenant, and tenant-matched keys are covered.
+        if let Some(column) = tenant_column
             && !index.columns.iter().any(|c| c == column)
         {
             index.columns.insert(0, column.to_owned());
-            if raw.primary_key.iter().all(|pk| index.columns.contains(pk)) {
+            if index.unique && raw.primary_key.iter().all(|pk| index.columns.contains(pk)) {
                 warnings.push(format!(
                     "entity `{}`: unique ({}) of attribute table `{}` includes the primary key, so it constrains nothing",
                     entity.module,
@@ -150,6 +154,7 @@ fn base_table(entity: &EntityDef, warnings: &mut Vec<String>) -> Result<Table, G
         indexes,
         foreign_keys: Vec::new(),
         omitted_foreign_keys: Vec::new(),
+        keep_tenant_default: false,
     })
 }
 
@@ -211,7 +216,15 @@ fn foreign_key(
                 columns: ref_columns.clone(),
                 unique: true,
             };
-            (Some(plain(None, columns, ref_columns)), None, Some(unique))
+            let mut fk = plain(None, columns, ref_columns);
+            // `SET NULL` / `SET DEFAULT` must leave the tenant column alone (PostgreSQL 15's
+            // column list): nulling it too would violate its NOT NULL.
+            if let Some(action) = &fk.on_delete
+                && (action == "SET NULL" || action == "SET DEFAULT")
+            {
+                fk.on_delete = Some(format!("{action} ({})", raw.columns.join(", ")));
+            }
+            (Some(fk), None, Some(unique))
         }
         _ => (
             Some(plain(None, raw.columns.clone(), raw.ref_columns.clone())),
@@ -221,16 +234,80 @@ fn foreign_key(
     })
 }
 
-fn check_names(t: &Table) -> Result<(), GenerateError> {
-    let names = std::iter::once(&t.name)
-        .chain(t.columns.iter().map(|c| &c.name))
-        .chain(t.indexes.iter().map(|i| &i.name))
-        .chain(t.foreign_keys.iter().map(|f| &f.name));
-    for name in names {
+/// Index names are `idx_<table>_<columns>`, which two tables can share (`post.tags_count`,
+/// `post_tags.count`); indexes and tables share one namespace per schema. Colliding indexes
+/// get `__` between table and columns (the others keep their names), and a clash that remains
+/// is an error.
+fn disambiguate_index_names(tables: &mut BTreeMap<String, Table>) -> Result<(), GenerateError> {
+    for set in [super::snapshot::Set::Public, super::snapshot::Set::Tenant] {
+        let owners = |tables: &BTreeMap<String, Table>| {
+            let mut owners: BTreeMap<String, Vec<(String, Option<usize>)>> = BTreeMap::new();
+            for t in tables.values().filter(|t| t.tenancy.set() == set) {
+                owners
+                    .entry(t.name.clone())
+                    .or_default()
+                    .push((t.name.clone(), None));
+                for (i, index) in t.indexes.iter().enumerate() {
+                    owners
+                        .entry(index.name.clone())
+                        .or_default()
+                        .push((t.name.clone(), Some(i)));
+                }
+            }
+            owners
+        };
+        for (_, holders) in owners(tables).into_iter().filter(|(_, h)| h.len() > 1) {
+            for (table, index) in holders {
+                let Some(i) = index else { continue };
+                let index = &mut tables.get_mut(&table).expect("listed").indexes[i];
+                let prefix = if index.unique { "uq" } else { "idx" };
+                index.name = format!("{prefix}_{table}__{}", index.columns.join("_"));
+            }
+        }
+        if let Some((name, holders)) = owners(tables).into_iter().find(|(_, h)| h.len() > 1) {
+            let describe = |(table, index): &(String, Option<usize>)| match index {
+                None => format!("table `{table}`"),
+                Some(_) => format!("an index of `{table}`"),
+            };
+            return Err(GenerateError::NameClash {
+                first: describe(&holders[0]),
+                second: describe(&holders[1]),
+                name,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_names(entity: &str, t: &Table) -> Result<(), GenerateError> {
+    let fields = |columns: &[String]| format!("field(s) `{}`", columns.join(", "));
+    let names = std::iter::once((t.name.clone(), "the table".to_owned()))
+        .chain(
+            t.columns
+                .iter()
+                .map(|c| (c.name.clone(), format!("field `{}`", c.name))),
+        )
+        .chain(t.indexes.iter().map(|i| {
+            let kind = if i.unique { "unique index" } else { "index" };
+            (
+                i.name.clone(),
+                format!("the {kind} on {}", fields(&i.columns)),
+            )
+        }))
+        .chain(t.foreign_keys.iter().map(|f| {
+            (
+                f.name.clone(),
+                format!("the foreign key on {}", fields(&f.columns)),
+            )
+        }));
+    for (name, what) in names {
         if name.len() > MAX_IDENT {
             return Err(GenerateError::IdentifierTooLong {
-                name: name.clone(),
+                entity: entity.to_owned(),
+                table: t.name.clone(),
+                what,
                 len: name.len(),
+                name,
             });
         }
     }

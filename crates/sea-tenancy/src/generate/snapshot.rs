@@ -47,7 +47,8 @@ impl Tenancy {
 }
 
 /// The two migration sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Set {
     /// `migrations/`: global and attribute tables, run once in `public`.
     Public,
@@ -130,6 +131,15 @@ pub struct ForeignKey {
     pub on_update: Option<String>,
 }
 
+impl ForeignKey {
+    /// Whether an action names columns (`SET NULL (project_id)`), which only plain SQL can say.
+    pub fn has_column_list(&self) -> bool {
+        [&self.on_delete, &self.on_update]
+            .iter()
+            .any(|a| a.as_deref().is_some_and(|a| a.contains('(')))
+    }
+}
+
 /// A relation that deliberately has no foreign key, and why (rendered as a comment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OmittedForeignKey {
@@ -164,6 +174,10 @@ pub struct Table {
     /// Relations without a constraint, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omitted_foreign_keys: Vec<OmittedForeignKey>,
+    /// Attribute tables whose tenant column declares a default: the user chose to keep it
+    /// instead of having row-level security stamp the tenant key (asked once, then recorded).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_tenant_default: bool,
 }
 
 impl Table {

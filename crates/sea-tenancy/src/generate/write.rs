@@ -118,6 +118,30 @@ pub fn register(lib_path: &Path, lib: &str, module: &str) -> Result<String, Gene
     ))
 }
 
+/// `lib.rs` without migration `module` (its `mod` line and its `Box::new(…)` entry), for
+/// `--redo`.
+pub fn unregister(lib: &str, module: &str) -> String {
+    let mod_line = format!("mod {module};");
+    let entry = format!("Box::new({module}::Migration)");
+    let kept: Vec<&str> = lib.lines().filter(|l| l.trim() != mod_line).collect();
+    let mut text = kept.join("\n");
+    text.push('\n');
+    for form in [format!("{entry},"), entry] {
+        if let Some(at) = text.find(&form) {
+            let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let alone =
+                text[line_start..at].trim().is_empty() && text[at + form.len()..].starts_with('\n');
+            if alone {
+                text.replace_range(line_start..at + form.len() + 1, "");
+            } else {
+                text.replace_range(at..at + form.len(), "");
+            }
+            break;
+        }
+    }
+    text
+}
+
 /// Applies the changes.
 pub fn apply(changes: &[FileChange]) -> Result<(), GenerateError> {
     for change in changes {
@@ -151,6 +175,12 @@ mod tests {
         assert!(
             out.contains("        vec![\n            Box::new(m1::Migration),\n            Box::new(m2::Migration),\n        ]\n"),
             "{out}"
+        );
+        let back = unregister(&out, "m2");
+        assert!(!back.contains("m2"), "{back}");
+        assert!(
+            back.contains("mod m1;") && back.contains("Box::new(m1::Migration),"),
+            "{back}"
         );
     }
 }

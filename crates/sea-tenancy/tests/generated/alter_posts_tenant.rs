@@ -57,16 +57,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE \"posts\" ALTER COLUMN \"title\" DROP DEFAULT")
+            .await?;
+        manager
             .alter_table(
                 Table::alter()
                     .table(Posts::Table)
                     .modify_column(ColumnDef::new(Posts::Title).string().not_null())
                     .to_owned(),
             )
-            .await?;
-        manager
-            .get_connection()
-            .execute_unprepared("ALTER TABLE \"posts\" ALTER COLUMN \"title\" DROP DEFAULT")
             .await?;
         manager
             .alter_table(

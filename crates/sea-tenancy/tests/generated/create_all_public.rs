@@ -153,6 +153,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "DROP TRIGGER IF EXISTS \"orgs_sea_tenancy_guard\" ON \"orgs\"; DROP TRIGGER IF EXISTS \"orgs_sea_tenancy_guard_update\" ON \"orgs\"; DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sea_tenancy_guard()')) THEN DROP FUNCTION IF EXISTS public.sea_tenancy_guard(); END IF; END $$",
+            )
+            .await?;
         sea_tenancy::rls::disable_tenant_isolation(manager.get_connection(), "tasks", "org_id")
             .await?;
         sea_tenancy::rls::disable_tenant_isolation(manager.get_connection(), "projects", "org_id")
