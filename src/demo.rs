@@ -91,8 +91,9 @@ pub async fn run(server_url: &str) -> Result<(), Box<dyn std::error::Error>> {
     // PostgreSQL itself keeps tenants apart: raw SQL on Acme's connection naming Globex's
     // schema runs as Acme's role and is refused by the server.
     let acme = db.with_tenant(orgs[0].tenant());
+    // (The statement reader cannot see inside the string: only PostgreSQL stands in the way.)
     let hostile = format!(
-        "SELECT * FROM (SELECT 1) AS x, LATERAL (SELECT count(*) FROM \"{}\".posts) AS y",
+        "SELECT query_to_xml('SELECT title FROM {}.posts', true, false, '')",
         orgs[1].tenant().schema()
     );
     match acme.execute_unprepared(&hostile).await {

@@ -142,10 +142,7 @@ impl Logins {
         placed: Option<Placed<'_>>,
     ) -> Result<Lease, TenancyError> {
         let inner = &self.inner;
-        let key: Key = (
-            placed.as_ref().map(|p| p.name.clone()),
-            tenant.schema().to_owned(),
-        );
+        let key: Key = (placed.as_ref().map(|p| p.name.clone()), tenant.clone());
         let deadline = Instant::now() + inner.limits.acquire_timeout;
         let tenant_gate = inner
             .lock()

@@ -8,9 +8,10 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, Semaphore};
 
 use super::LoginStats;
+use crate::tenant::Tenant;
 
-/// A tenant in one database: `None` is the default database.
-pub(super) type Key = (Option<Arc<str>>, String);
+/// A tenant in one database: `None` is the default database. (`Tenant` clones are a pointer.)
+pub(super) type Key = (Option<Arc<str>>, Tenant);
 
 /// What a tenant's statements queue on: its share of connections, and the signal that one of
 /// its slots came back.
