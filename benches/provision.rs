@@ -17,8 +17,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Set, TransactionTrait}
 use sea_orm_migration::prelude::{
     DeriveMigrationName, MigrationTrait, MigratorTrait, SchemaManager,
 };
+use sea_tenancy::Setup;
 use sea_tenancy::manage::{install_guard, provision};
-use sea_tenancy::roles::{LoginSecret, RoleSetup};
+use sea_tenancy::roles::LoginSecret;
 use sea_tenancy::testing::TestDatabase;
 use sea_tenancy::{TenancyApp, TenancyError, Tenant};
 
@@ -203,7 +204,7 @@ async fn main() {
     sea_tenancy::migrate::migrate_public(&BenchApp, &db)
         .await
         .unwrap();
-    let roles = RoleSetup::of(&BenchApp, &db).await.unwrap();
+    let roles = Setup::of(&BenchApp, &db).await.unwrap();
     db.execute_unprepared(
         "CREATE TABLE bench_tenants (id bigserial PRIMARY KEY, name text NOT NULL);
          CREATE TABLE raw_tenants (id bigserial PRIMARY KEY, name text NOT NULL);",
@@ -270,7 +271,7 @@ fn row(name: &str) -> tenant_row::ActiveModel {
 /// (password as a pre-computed SCRAM verifier), tables, grants, the role's tenant record.
 async fn raw_tenant(
     db: &DatabaseConnection,
-    roles: &RoleSetup,
+    roles: &Setup,
     ddl: &[String],
     name: &str,
 ) -> Result<(), DbErr> {

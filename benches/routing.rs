@@ -25,8 +25,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
     QueryFilter, Set, TransactionTrait,
 };
+use sea_tenancy::Setup;
 use sea_tenancy::placement::{DatabaseUrl, Placement, PoolLimits, catalog};
-use sea_tenancy::roles::RoleSetup;
 use sea_tenancy::testing::TestDatabase;
 use sea_tenancy::{LoginLimits, Tenancy, Tenant, TenantConnection};
 
@@ -81,7 +81,7 @@ struct Pair {
 }
 
 /// Builds, in `db` (the owner's), the plain twins of the tenant tables.
-async fn plain_twins(db: &DatabaseConnection, roles: &RoleSetup) {
+async fn plain_twins(db: &DatabaseConnection, roles: &Setup) {
     let plain = Tenant::from_schema("plain").unwrap();
     sea_tenancy::migrate::migrate_tenant::<common::Saas>(db, &plain, roles)
         .await
@@ -112,7 +112,7 @@ async fn main() {
     sea_tenancy::migrate::migrate_public(&common::Saas, &raw)
         .await
         .unwrap();
-    let roles = RoleSetup::of(&common::Saas, &raw).await.unwrap();
+    let roles = Setup::of(&common::Saas, &raw).await.unwrap();
     raw.execute_unprepared("INSERT INTO users (email) VALUES ('bench@example.com')")
         .await
         .unwrap();

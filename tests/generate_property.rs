@@ -276,9 +276,6 @@ async fn apply(
     down: bool,
     context: &str,
 ) {
-    let inverse = |ops: &Vec<Operation>| -> Vec<Operation> {
-        ops.iter().rev().flat_map(Operation::inverse).collect()
-    };
     let order: Vec<Set> = if down {
         vec![Set::Tenant, Set::Public]
     } else {
@@ -286,7 +283,11 @@ async fn apply(
     };
     for set in order {
         let Some(ops) = ops.get(&set) else { continue };
-        let ops = if down { inverse(ops) } else { ops.clone() };
+        let ops = if down {
+            Operation::rollback(ops)
+        } else {
+            ops.clone()
+        };
         let schemas: &[&str] = if set == Set::Public {
             &["public"]
         } else {
@@ -308,7 +309,9 @@ async fn apply(
     }
 }
 
-/// One row in every table (so the next step runs on data).
+/// One row in every table (so the next step runs on data). Values are 100 + n, apart from the
+/// defaults (5, 9) and fill values (0) earlier steps may have written into a column a unique
+/// index now covers.
 async fn write_rows(db: &DatabaseConnection, model: &Snapshot, n: u64, context: &str) {
     for t in model.tables.values() {
         let columns: Vec<&Column> = t
@@ -323,7 +326,7 @@ async fn write_rows(db: &DatabaseConnection, model: &Snapshot, n: u64, context: 
                 if c.name == "org_id" {
                     "1".into()
                 } else {
-                    literal(&c.sql_type, n)
+                    literal(&c.sql_type, 100 + n)
                 }
             })
             .collect();

@@ -16,7 +16,14 @@ async fn generated_migrations_build_what_the_entities_describe() {
         .snapshot;
     assert_eq!(
         model.tables.keys().cloned().collect::<Vec<_>>(),
-        ["comments", "memberships", "organizations", "posts", "users"]
+        [
+            "comments",
+            "invitations",
+            "memberships",
+            "organizations",
+            "posts",
+            "users"
+        ]
     );
     for table in model.set(Set::Public) {
         generate_support::assert_table_matches(&app.raw, "public", table).await;

@@ -159,6 +159,53 @@ fn moving_a_referenced_global_table_is_refused_with_the_fix() {
     let _ = std::fs::remove_dir_all(&layout.root);
 }
 
+/// Citus: what it will refuse is said when generating (the files still serve plain PostgreSQL):
+/// switching a table between global and attribute (no in-place conversion), and a `SET NULL` on
+/// a tenant-matched key; a case Citus takes warns of nothing.
+#[test]
+fn what_citus_refuses_is_warned() {
+    let cases = cases::all();
+    let warnings = |name: &str, upto: usize| -> Vec<String> {
+        let case = cases.iter().find(|c| c.name == name).unwrap();
+        let layout = app(&format!("citus-{name}"));
+        let mut last = Vec::new();
+        for (i, step) in case.steps[..=upto].iter().enumerate() {
+            let mut o = step.options(name, &format!("20260101_0000{i:02}"));
+            let p = plan(&step.entities, &layout, &mut o).unwrap();
+            write::apply(&p.changes).unwrap();
+            last = p.warnings;
+        }
+        let _ = std::fs::remove_dir_all(&layout.root);
+        last
+    };
+    let to_attribute = warnings("c02_strategy_switch", 1);
+    assert!(
+        to_attribute
+            .iter()
+            .any(|w| w.contains("table `notes` changes tenancy")
+                && w.contains("it is a reference table and would become distributed on `org_id`")
+                && w.contains("create the table under a new name")),
+        "{to_attribute:?}"
+    );
+    let to_global = warnings("c14_tenant_default", 1);
+    assert!(
+        to_global
+            .iter()
+            .any(|w| w.contains("table `spaces` changes tenancy")
+                && w.contains("distributed on `id` and would become a reference table")),
+        "{to_global:?}"
+    );
+    let set_null = warnings("c09_set_null", 0);
+    assert!(
+        set_null
+            .iter()
+            .any(|w| w.contains("SET NULL") && w.ends_with("this migration fails on Citus")),
+        "{set_null:?}"
+    );
+    assert!(warnings("c03_self_reference", 0).is_empty());
+    assert!(warnings("c12_key_cycle", 0).is_empty());
+}
+
 /// 10: the 63-byte error names the entity, the table and the field.
 #[test]
 fn long_identifier_error_names_entity_and_field() {

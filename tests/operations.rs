@@ -82,6 +82,9 @@ impl<M: MigratorTrait + 'static> TenancyApp for OpsApp<M> {
     fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, sea_tenancy::TenancyError> {
         saas_app::SaasApp.login_secret()
     }
+    fn tenants_are_rows(&self) -> bool {
+        false
+    }
     async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         Ok(self.tenants.clone())
     }

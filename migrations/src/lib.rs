@@ -2,8 +2,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261123_112659_initial;
-mod m20261123_115247_membership_org_fk;
+mod m20261201_080530_initial;
+mod m20261201_080540_add_invitations;
 
 /// The public migration set.
 pub struct Migrator;
@@ -12,8 +12,8 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
-            Box::new(m20261123_112659_initial::Migration),
-            Box::new(m20261123_115247_membership_org_fk::Migration),
+            Box::new(m20261201_080530_initial::Migration),
+            Box::new(m20261201_080540_add_invitations::Migration),
         ]
     }
 }

@@ -2,6 +2,8 @@
 //! rows carry `B-SECRET` markers), a fingerprint of everything A must not change, and a runner
 //! that sends one attack through A's connection and checks the outcome.
 
+#![allow(dead_code)] // Shared by `tests/adversary.rs` and `tests/citus.rs`, which use different parts.
+
 use std::time::Duration;
 
 use saas_app::SaasApp;
@@ -45,7 +47,11 @@ pub struct World {
 
 impl World {
     pub async fn new(layout: Layout) -> World {
-        let home = TestDatabase::create().await;
+        World::new_in(TestDatabase::create().await, layout).await
+    }
+
+    /// The world in database `home` (a fresh one; on a Citus cluster, say).
+    pub async fn new_in(home: TestDatabase, layout: Layout) -> World {
         let owner = home.connect().await;
         sea_tenancy::migrate::migrate_public(&SaasApp, &owner)
             .await

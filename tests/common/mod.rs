@@ -2,6 +2,8 @@
 //! reference app's public set, and organizations provisioned as tenants.
 #![allow(dead_code)]
 
+pub mod isolation_cases;
+
 use saas_app::SaasApp;
 use saas_app::entities::{organization, user};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
@@ -23,7 +25,11 @@ pub async fn app() -> App {
 }
 
 pub async fn app_with_pool(max_connections: u32) -> App {
-    let database = TestDatabase::create().await;
+    app_in(TestDatabase::create().await, max_connections).await
+}
+
+/// The app in `database` (a fresh one: on a Citus cluster, say).
+pub async fn app_in(database: TestDatabase, max_connections: u32) -> App {
     let raw = database.connect_with_pool_size(max_connections).await;
     sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
         .await

@@ -42,6 +42,13 @@ pub trait TenancyApp: Send + Sync + 'static {
         None
     }
 
+    /// Whether the app's tenants are rows of a `#[derive(ManageTenant)]` entity (default: when
+    /// the program has one). Then the CLI's `tenants create/rename/drop`, which act on schemas
+    /// alone, refuse and name the function that keeps row and schema in step.
+    fn tenants_are_rows(&self) -> bool {
+        !crate::registry::manage_tenant_tables().is_empty()
+    }
+
     /// What tenant connections may do with global table `table` (default: read it). Attribute
     /// tables are always readable and writable, row-level security keeping each tenant to its
     /// rows; tenant schemas are always the tenant's own.
@@ -61,20 +68,49 @@ pub trait TenancyApp: Send + Sync + 'static {
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr>;
 }
 
-/// The role names of `app` in the database `db` is connected to.
-pub(crate) async fn role_names<A: TenancyApp + ?Sized, C: ConnectionTrait>(
-    app: &A,
-    db: &C,
-) -> Result<RoleNames, TenancyError> {
-    if let Some(ns) = app.role_namespace() {
-        return Ok(RoleNames::new(ns)?);
+/// What the owner's work in an app database needs to know: the role names, the login secret,
+/// and whether the database runs Citus (whose DDL must then be sent statement by statement, and
+/// which refuses triggers).
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The role names.
+    pub names: RoleNames,
+    /// The secret passwords are derived from.
+    pub secret: LoginSecret,
+    /// The `citus` extension is installed in the database.
+    pub citus: bool,
+}
+
+impl Setup {
+    /// `app`'s names (its namespace, or the name of the database `db` is connected to), its
+    /// secret, and whether `db` runs Citus: one query.
+    pub async fn of<A: TenancyApp + ?Sized, C: ConnectionTrait>(
+        app: &A,
+        db: &C,
+    ) -> Result<Self, TenancyError> {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT current_database()::text AS name, EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("current_database()".to_owned()))?;
+        let database: String = row.try_get("", "name")?;
+        Ok(Self {
+            names: names_for(app, &database)?,
+            secret: app.login_secret()?,
+            citus: row.try_get("", "citus")?,
+        })
     }
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT current_database()::text AS name",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("current_database()".to_owned()))?;
-    Ok(RoleNames::for_database(&row.try_get::<String>("", "name")?))
+}
+
+/// The role names of `app` in database `database`.
+pub(crate) fn names_for<A: TenancyApp + ?Sized>(
+    app: &A,
+    database: &str,
+) -> Result<RoleNames, TenancyError> {
+    Ok(match app.role_namespace() {
+        Some(ns) => RoleNames::new(ns)?,
+        None => RoleNames::for_database(database),
+    })
 }

@@ -10,6 +10,7 @@
 
 pub mod all_tenants;
 mod app;
+pub mod citus;
 pub mod cli;
 mod connection;
 pub mod error;
@@ -28,7 +29,7 @@ pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::TenancyApp;
+pub use app::{Setup, TenancyApp};
 pub use connection::{
     Tenancy, TenancyBuilder, TenancyTransaction, TenantConnection, TenantTransaction,
 };

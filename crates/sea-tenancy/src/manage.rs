@@ -13,18 +13,21 @@
 //! schema without its row), fails instead.
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, ModelTrait, Statement, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn,
+    QueryFilter, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
+use crate::app::{Setup, names_for};
 use crate::error::TenancyError;
 use crate::migrate::mirror;
-use crate::migrate::script::script;
-use crate::roles::{RoleNames, tenant as role};
+use crate::migrate::script::recorded;
+use crate::roles::tenant as role;
 use crate::session;
 use crate::tenant::{Tenant, quote_ident, quote_qualified};
+use std::collections::HashSet;
 
 /// What deleting a tenant row does to its schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,19 +110,18 @@ where
     C: TransactionTrait<Transaction = DatabaseTransaction>,
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
-    let secret = app.login_secret()?;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
-    let names = restore.role_names(app)?;
+    let setup = restore.setup(app)?;
     let model = row.insert(&txn).await?;
     let tenant = E::<M>::tenant_of(&model)?;
     if E::<M>::CREATE {
-        create_schema(&txn, &tenant).await?;
-        let roles = role::provision_sql(&names, &secret, &tenant);
-        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &roles, true).await?;
+        create_schema(&txn, &tenant, setup.citus).await?;
+        let roles = role::provision_sql(&setup.names, &setup.secret, &tenant);
+        apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &roles, true, setup.citus).await?;
     } else {
         // The schema is made elsewhere; the tenant still logs in as its own role.
-        txn.execute_unprepared(&role::ensure_sql(&names, &secret, &tenant))
+        txn.execute_unprepared(&role::ensure_sql(&setup.names, &setup.secret, &tenant))
             .await?;
     }
     leave_provisioning(&txn, &restore).await?;
@@ -146,11 +148,10 @@ where
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
     let old = E::<M>::tenant_of(before)?;
-    let secret = app.login_secret()?;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
-    let names = restore.role_names(app)?;
-    let after = changes.update(&txn).await?;
+    let Setup { names, secret, .. } = restore.setup(app)?;
+    let after = update_row::<M>(&txn, before, changes).await?;
     let new = E::<M>::tenant_of(&after)?;
     if old.schema() != new.schema() {
         if !E::<M>::UPDATE {
@@ -173,6 +174,35 @@ where
     Ok(after)
 }
 
+/// `changes` applied to the row `before`. SeaORM's `update` finds the row by the key in
+/// `changes`; when the key itself changes (a template such as `["org_", id]`), the row is found
+/// by `before`'s key instead.
+async fn update_row<M>(
+    txn: &DatabaseTransaction,
+    before: &<M::Entity as EntityTrait>::Model,
+    changes: M,
+) -> Result<<M::Entity as EntityTrait>::Model, TenancyError>
+where
+    M: ActiveModelTrait + ActiveModelBehavior + Send,
+    <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
+{
+    let old_key = before.clone().into_active_model().get_primary_key_value();
+    if old_key.is_none() || changes.get_primary_key_value() == old_key {
+        return Ok(changes.update(txn).await?);
+    }
+    let mut update = <M::Entity as EntityTrait>::update_many().set(changes);
+    for (key, value) in
+        <M::Entity as EntityTrait>::PrimaryKey::iter().zip(old_key.into_iter().flatten())
+    {
+        update = update.filter(key.into_column().eq(value));
+    }
+    let mut updated = update.exec_with_returning(txn).await?;
+    match updated.len() {
+        1 => Ok(updated.remove(0)),
+        _ => Err(TenancyError::Db(DbErr::RecordNotUpdated)),
+    }
+}
+
 /// Deletes the tenant row `model` and its role and, with `on_delete = "drop"`, its schema, in
 /// one transaction. With `on_delete = "keep"` the schema stays (nobody can log in to it).
 pub async fn delete_tenant<A, T, M, C>(app: &A, db: &C, model: T) -> Result<(), TenancyError>
@@ -186,7 +216,7 @@ where
     let tenant = T::Entity::tenant_of(&model)?;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
-    let names = restore.role_names(app)?;
+    let names = restore.setup(app)?.names;
     model.delete(&txn).await?;
     let mut sql = String::new();
     if T::Entity::ON_DELETE == OnDelete::Drop {
@@ -202,12 +232,20 @@ where
     Ok(())
 }
 
-/// Creates `tenant`'s schema; an existing one is [`TenancyError::TenantExists`].
+/// Creates `tenant`'s schema; an existing one is [`TenancyError::TenantExists`]. On Citus it is
+/// a *distributed schema*: its tables will live together on one worker.
 pub async fn create_schema<C: ConnectionTrait>(
     txn: &C,
     tenant: &Tenant,
+    citus: bool,
 ) -> Result<(), TenancyError> {
-    txn.execute_unprepared(&format!("CREATE SCHEMA {}", tenant.quoted_schema()))
+    let create = format!("CREATE SCHEMA {}", tenant.quoted_schema());
+    let sql = if citus {
+        format!("SELECT set_config('citus.enable_schema_based_sharding', 'on', true);\n{create}")
+    } else {
+        create
+    };
+    txn.execute_unprepared(&sql)
         .await
         .map_err(|e| exists_or(e, tenant.schema()))?;
     Ok(())
@@ -241,7 +279,8 @@ pub async fn migrate_tenant_in<M: MigratorTrait + 'static>(
     tenant: &Tenant,
 ) -> Result<(), DbErr> {
     let previous = session::current_setting(txn, "search_path").await?;
-    apply_tenant_set::<M>(txn, tenant, "", false).await?;
+    let citus = crate::citus::is_installed(txn).await?;
+    apply_tenant_set::<M>(txn, tenant, "", false, citus).await?;
     session::set_local(txn, "search_path", &previous).await
 }
 
@@ -256,50 +295,68 @@ pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
     tenant: &Tenant,
     roles: &str,
     fresh: bool,
+    citus: bool,
 ) -> Result<(), DbErr> {
-    let script = if fresh { script::<M>().await } else { None };
-    match script {
-        Some(script) => replay(txn, tenant, &script, roles).await,
+    let recorded = if fresh { recorded::<M>().await } else { None };
+    match recorded {
+        Some(recorded) => {
+            let statements = recorded.statements(&HashSet::new());
+            replay(txn, tenant, &statements, roles, citus).await
+        }
         None => {
             session::search_path(txn, tenant).await?;
             M::up(txn, None).await?;
-            txn.execute_unprepared(&format!("{};\n{roles}", mirror::sync_sql(tenant)))
+            txn.execute_unprepared(&format!("{};\n{roles}", mirror::sync_sql(tenant, citus)))
                 .await?;
             Ok(())
         }
     }
 }
 
-/// Runs `script` in `tenant`'s schema together with the search path, the mirror and `roles`:
-/// one round trip.
+/// Runs `statements` in `tenant`'s schema together with the search path, the mirror and
+/// `roles`: one round trip. Citus refuses some DDL of distributed schemas (`CREATE INDEX`)
+/// inside a multi-statement query, so there the migration statements go one by one.
 pub(crate) async fn replay(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
-    script: &str,
+    statements: &[String],
     roles: &str,
+    citus: bool,
 ) -> Result<(), DbErr> {
-    let batch = format!(
-        "SELECT set_config('search_path', '{}', true);\n{script};\n{};\n{roles}",
-        session::search_path_of(tenant),
-        mirror::sync_sql(tenant)
+    let path = format!(
+        "SELECT set_config('search_path', '{}', true)",
+        session::search_path_of(tenant)
     );
-    txn.execute_unprepared(&batch).await?;
+    let tail = format!("{};\n{roles}", mirror::sync_sql(tenant, citus));
+    if citus {
+        txn.execute_unprepared(&path).await?;
+        for statement in statements {
+            txn.execute_unprepared(statement).await?;
+        }
+        txn.execute_unprepared(&tail).await?;
+    } else {
+        let batch = format!("{path};\n{};\n{tail}", statements.join(";\n"));
+        txn.execute_unprepared(&batch).await?;
+    }
     Ok(())
 }
 
-/// The session values `enter_provisioning` replaced, and the database it found.
+/// The session values `enter_provisioning` replaced, and what it learned of the database.
 pub(crate) struct Restore {
     search_path: String,
     provisioning: String,
     database: String,
+    /// The database runs Citus.
+    pub citus: bool,
 }
 
 impl Restore {
-    /// The role names of `app` in this database.
-    pub(crate) fn role_names<A: TenancyApp>(&self, app: &A) -> Result<RoleNames, TenancyError> {
-        Ok(match app.role_namespace() {
-            Some(ns) => RoleNames::new(ns)?,
-            None => RoleNames::for_database(&self.database),
+    /// `app`'s setup in this database (no further query).
+    pub(crate) fn setup<A: TenancyApp>(&self, app: &A) -> Result<Setup, TenancyError> {
+        Ok(Setup {
+            names: names_for(app, &self.database)?,
+            secret: app.login_secret()?,
+            citus: self.citus,
         })
     }
 }
@@ -309,7 +366,7 @@ pub(crate) async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Rest
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
             format!(
-                "SELECT current_setting('search_path') AS search_path, coalesce(current_setting('{PROVISIONING_SETTING}', true), '') AS provisioning, current_database()::text AS database, set_config('{PROVISIONING_SETTING}', 'on', true) AS set"
+                "SELECT current_setting('search_path') AS search_path, coalesce(current_setting('{PROVISIONING_SETTING}', true), '') AS provisioning, current_database()::text AS database, EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus, set_config('{PROVISIONING_SETTING}', 'on', true) AS set"
             ),
         ))
         .await?
@@ -318,6 +375,7 @@ pub(crate) async fn enter_provisioning(txn: &DatabaseTransaction) -> Result<Rest
         search_path: row.try_get("", "search_path")?,
         provisioning: row.try_get("", "provisioning")?,
         database: row.try_get("", "database")?,
+        citus: row.try_get("", "citus")?,
     })
 }
 
@@ -358,11 +416,19 @@ fn exists_or(err: DbErr, schema: &str) -> TenancyError {
 /// Installs the guard trigger on a tenant table (`organizations`): inserts, deletes, and updates
 /// of the template columns fail unless they come from [`provision`], [`update_tenant`] or
 /// [`delete_tenant`]. Call it from the public migration that creates the table.
+///
+/// The app's own connections are guarded by privileges anyway (the global role may not insert,
+/// delete or change template columns of a tenant table; see `roles::install`): the trigger
+/// extends the guard to the owner's connection. Citus refuses triggers on reference tables, so
+/// there this does nothing and the privileges are the guard.
 pub async fn install_guard<C: ConnectionTrait>(
     db: &C,
     table: &str,
     template_columns: &[&str],
 ) -> Result<(), DbErr> {
+    if crate::citus::is_installed(db).await? {
+        return Ok(());
+    }
     let t = quote_qualified(table);
     let trigger_prefix = table.replace('.', "_");
     let columns = template_columns

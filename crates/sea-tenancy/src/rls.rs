@@ -19,7 +19,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
-use crate::roles::TENANT_MAP_SQL;
+use crate::roles::tenant_map_statements;
 use crate::tenant::{quote_ident, quote_qualified};
 
 /// The name of the policy this module manages.
@@ -72,23 +72,35 @@ async fn install_policy<C: ConnectionTrait>(
     // A type name from the catalog, not from the caller: safe to splice.
     let ty: String = row.try_get("", "ty")?;
     let col = quote_ident(column);
-    // A tenant marked as moved away raises (`ST001`) instead of silently seeing nothing.
-    let key = format!(
-        "(SELECT (CASE WHEN t.moved_to IS NULL THEN t.key ELSE public.sea_tenancy_moved(t.moved_to) END)::{ty} FROM public.sea_tenancy_tenants t WHERE t.role = current_user)"
-    );
-    let mut sql = format!(
-        "{TENANT_MAP_SQL}
-         ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;
-         ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;
-         DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified};
-         CREATE POLICY {POLICY_NAME} ON {qualified} USING ({col} = {key}) WITH CHECK ({col} = {key});"
-    );
-    if stamp_default {
-        sql.push_str(&format!(
-            "ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT public.sea_tenancy_key()::{ty};"
+    let citus = crate::citus::is_installed(db).await?;
+    // The key of the session's role. A tenant marked as moved away raises (`ST001`) instead of
+    // silently seeing nothing. On plain PostgreSQL an InitPlan on the map's primary key (once
+    // per statement); Citus refuses subqueries in policies of distributed tables, so there the
+    // key function, which runs once per scan, does the same.
+    let key = if citus {
+        format!("public.sea_tenancy_key()::{ty}")
+    } else {
+        format!(
+            "(SELECT (CASE WHEN t.moved_to IS NULL THEN t.key ELSE public.sea_tenancy_moved(t.moved_to) END)::{ty} FROM public.sea_tenancy_tenants t WHERE t.role = current_user)"
+        )
+    };
+    let mut sql = tenant_map_statements(citus);
+    sql.extend([
+        format!("ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY"),
+        format!("ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY"),
+        format!("DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified}"),
+        format!(
+            "CREATE POLICY {POLICY_NAME} ON {qualified} USING ({col} = {key}) WITH CHECK ({col} = {key})"
+        ),
+    ]);
+    // Citus refuses to change the default of a distribution column: a table distributed already
+    // keeps the default it got before (`roles sync` re-creates policies of such tables).
+    if stamp_default && !(citus && crate::citus::is_distributed(db, &qualified).await?) {
+        sql.push(format!(
+            "ALTER TABLE {qualified} ALTER COLUMN {col} SET DEFAULT public.sea_tenancy_key()::{ty}"
         ));
     }
-    db.execute_unprepared(&sql).await?;
+    crate::citus::send(db, &sql, citus).await?;
     Ok(())
 }
 
@@ -100,12 +112,12 @@ pub async fn disable_tenant_isolation<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let qualified = quote_qualified(table);
     let col = quote_ident(column);
-    db.execute_unprepared(&format!(
-        "DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified};
-         ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY;
-         ALTER TABLE {qualified} DISABLE ROW LEVEL SECURITY;
-         ALTER TABLE {qualified} ALTER COLUMN {col} DROP DEFAULT;"
-    ))
-    .await?;
-    Ok(())
+    let citus = crate::citus::is_installed(db).await?;
+    let statements = [
+        format!("DROP POLICY IF EXISTS {POLICY_NAME} ON {qualified}"),
+        format!("ALTER TABLE {qualified} NO FORCE ROW LEVEL SECURITY"),
+        format!("ALTER TABLE {qualified} DISABLE ROW LEVEL SECURITY"),
+        format!("ALTER TABLE {qualified} ALTER COLUMN {col} DROP DEFAULT"),
+    ];
+    crate::citus::send(db, &statements, citus).await
 }

@@ -204,6 +204,54 @@ pub mod badge {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Global → attribute (`project`): a plain key PostgreSQL takes and Citus refuses (a reference
+/// table cannot reference a distributed one).
+pub mod pin {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pins")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub project_id: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::project::Entity",
+            from = "Column::ProjectId",
+            to = "super::project::Column::Id"
+        )]
+        Project,
+    }
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Attribute → attribute with `SetNull`: `SET NULL (project_id)` on a tenant-matched key, which
+/// Citus refuses (the key includes the distribution column).
+pub mod milestone {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestones")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub org_id: i64,
+        pub project_id: Option<i64>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::project::Entity",
+            from = "Column::ProjectId",
+            to = "super::project::Column::Id",
+            on_delete = "SetNull"
+        )]
+        Project,
+    }
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// A name that fits PostgreSQL's 63 bytes, but whose unique constraint's name does not.
 pub mod long {
     use sea_orm::entity::prelude::*;

@@ -295,6 +295,76 @@ fn vacuous_attribute_uniqueness_warns() {
     assert!(unique.contains(&"org_id,id".to_owned()), "{unique:?}");
 }
 
+/// Citus: in the public set, new tables are created without foreign keys and made reference
+/// tables (global) or distributed (attribute, after their row-level security, which sets the
+/// tenant column's default Citus would refuse to change afterwards); the keys come after every
+/// distribution. The tenant set gets none of it.
+#[test]
+fn public_keys_wait_for_the_citus_distribution() {
+    let sets = files(&EntitySet::new(), &e::all(), Renames::default()).unwrap();
+    let public = &sets.iter().find(|(s, _)| *s == Set::Public).unwrap().1;
+    let up = &public[..public.find("async fn down").unwrap()];
+    let at = |needle: &str| {
+        up.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in up:\n{up}"))
+    };
+    let last_distribution = up.rfind("sea_tenancy::citus::").unwrap();
+    assert!(at("create_foreign_key") > last_distribution, "{up}");
+    assert!(!up.contains(".foreign_key("), "no inline key: {up}");
+    for table in ["accounts", "audits", "orgs"] {
+        at(&format!(
+            "sea_tenancy::citus::reference_table(manager.get_connection(), \"{table}\")"
+        ));
+    }
+    for table in ["projects", "tasks"] {
+        let distributed = at(&format!(
+            "sea_tenancy::citus::distribute_table(manager.get_connection(), \"{table}\", \"org_id\")"
+        ));
+        let isolated = at(&format!(
+            "enable_tenant_isolation(manager.get_connection(), \"{table}\", \"org_id\")"
+        ));
+        assert!(isolated < distributed, "{table}: {up}");
+    }
+    let tenant = &sets.iter().find(|(s, _)| *s == Set::Tenant).unwrap().1;
+    assert!(!tenant.contains("sea_tenancy::citus"), "{tenant}");
+    // `down` drops the new tables without disabling their row-level security first (Citus
+    // refuses to drop the default of a distribution column).
+    assert!(!public.contains("disable_tenant_isolation"), "{public}");
+}
+
+/// Keys Citus refuses are warnings: the migration serves plain PostgreSQL, and stops on Citus.
+#[test]
+fn keys_citus_refuses_warn() {
+    let set = EntitySet::new()
+        .with::<e::project::Entity>(e::attribute())
+        .unwrap()
+        .with::<e::pin::Entity>(Tenancy::Global)
+        .unwrap()
+        .with::<e::milestone::Entity>(e::attribute())
+        .unwrap();
+    let warnings = resolve(&set).unwrap().warnings;
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("fk_pins_project_id")
+            && w.contains("reference tables cannot reference distributed ones")
+            && w.contains("make `pins` an attribute table")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("fk_milestones_project_id")
+                && w.contains("ON DELETE SET NULL (project_id)")
+                && w.contains("use Cascade, Restrict or no action")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.ends_with("this migration fails on Citus"))
+    );
+}
+
 /// The generated files are also checked in under `tests/generated/` and compiled into this
 /// test (see `generated.rs`), so every kind of generated code is known to build.
 /// `UPDATE_GENERATED=1` rewrites them after an intended change.

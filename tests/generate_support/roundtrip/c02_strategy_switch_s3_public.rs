@@ -31,6 +31,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Attribute strategy: PostgreSQL keeps each tenant's `notes` rows apart (row-level security
+        // on `org_id`).
+        sea_tenancy::rls::enable_tenant_isolation(manager.get_connection(), "notes", "org_id")
+            .await?;
+        // Citus: `notes` becomes distributed on `org_id` before any foreign key is added; nothing
+        // on plain PostgreSQL.
+        sea_tenancy::citus::distribute_table(manager.get_connection(), "notes", "org_id").await?;
         manager
             .create_index(
                 Index::create()
@@ -41,10 +48,6 @@ impl MigrationTrait for Migration {
                     .unique()
                     .to_owned(),
             )
-            .await?;
-        // Attribute strategy: PostgreSQL keeps each tenant's `notes` rows apart (row-level security
-        // on `org_id`).
-        sea_tenancy::rls::enable_tenant_isolation(manager.get_connection(), "notes", "org_id")
             .await?;
         Ok(())
     }

@@ -28,7 +28,7 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared(
-                "DROP TRIGGER IF EXISTS \"guilds_sea_tenancy_guard\" ON \"guilds\"; DROP TRIGGER IF EXISTS \"guilds_sea_tenancy_guard_update\" ON \"guilds\"; DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sea_tenancy_guard()')) THEN DROP FUNCTION IF EXISTS public.sea_tenancy_guard(); END IF; END $$",
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('\"guilds\"') AND tgname = 'guilds_sea_tenancy_guard') THEN DROP TRIGGER \"guilds_sea_tenancy_guard\" ON \"guilds\"; END IF; IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('\"guilds\"') AND tgname = 'guilds_sea_tenancy_guard_update') THEN DROP TRIGGER \"guilds_sea_tenancy_guard_update\" ON \"guilds\"; END IF; IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sea_tenancy_guard()')) THEN DROP FUNCTION IF EXISTS public.sea_tenancy_guard(); END IF; END $$",
             )
             .await?;
         manager

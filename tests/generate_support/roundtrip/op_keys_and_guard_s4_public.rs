@@ -35,6 +35,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Citus: `guild_members` becomes a reference table (a copy on every node) before any
+        // foreign key is added; nothing on plain PostgreSQL.
+        sea_tenancy::citus::reference_table(manager.get_connection(), "guild_members").await?;
         Ok(())
     }
 }

@@ -3,8 +3,9 @@
 use clap::Subcommand;
 use sea_orm::DatabaseConnection;
 
+use crate::app::Setup;
 use crate::app::TenancyApp;
-use crate::roles::{RoleSetup, sync};
+use crate::roles::sync;
 
 /// `roles` subcommands.
 #[derive(Debug, Subcommand)]
@@ -33,7 +34,7 @@ pub(super) async fn execute<A: TenancyApp>(
         revoke_legacy_role,
     } = command;
     let selected = super::select(app, db, &tenants, &[]).await?;
-    let roles = RoleSetup::of(app, db).await.map_err(|e| e.to_string())?;
+    let roles = Setup::of(app, db).await.map_err(|e| e.to_string())?;
     let legacy = revoke_legacy_role.as_deref();
     // Every tenant has its role (and record) in the default database: its statements on global
     // tables run there. Tenants placed elsewhere get their schema grants there too.

@@ -7,13 +7,13 @@
 use clap::Subcommand;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 
+use crate::app::Setup;
 use crate::app::TenancyApp;
-use crate::manage::create_schema;
-use crate::migrate::{lock, migrate_tenant, mirror};
+use crate::migrate::{create_tenant, lock, mirror};
 use crate::placement::DEFAULT_DATABASE;
 use crate::placement::provision::prepare_database;
 use crate::placement::relocate::{SourceFate, move_tenant};
-use crate::roles::{RoleSetup, tenant as role};
+use crate::roles::tenant as role;
 use crate::tenant::Tenant;
 
 /// `tenants` subcommands.
@@ -33,17 +33,30 @@ pub enum TenantsCommand {
         /// The new schema name.
         new: String,
     },
-    /// Move a tenant's schema and rows to another database: copy, verify row counts, switch the
-    /// catalog, then fence the source (renamed, or dropped with --drop-source).
+    /// Move a tenant's schema and rows to another database (copy, verify row counts, switch the
+    /// catalog, then fence the source: renamed, or dropped with --drop-source) — or, on Citus,
+    /// to another worker node (`--node`).
     Move {
         /// The tenant's schema name.
         name: String,
         /// The database to move it to (`default` for the app's database).
-        #[arg(long = "to", value_name = "DATABASE")]
-        to: String,
+        #[arg(
+            long = "to",
+            value_name = "DATABASE",
+            required_unless_present = "node",
+            conflicts_with = "node"
+        )]
+        to: Option<String>,
         /// Drop the source copy (schema and attribute rows) once the move is complete.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "node")]
         drop_source: bool,
+        /// Citus: the worker node to move the tenant's schema to.
+        #[arg(long, value_name = "HOST:PORT")]
+        node: Option<String>,
+        /// Citus: how shards are transferred: auto (logical replication; needs wal_level =
+        /// logical), force_logical or block_writes (writes wait for the whole copy).
+        #[arg(long, default_value = "auto", requires = "node")]
+        mode: String,
     },
     /// Drop a tenant schema and everything in it.
     Drop {
@@ -60,6 +73,24 @@ pub(super) async fn execute<A: TenancyApp>(
     db: &DatabaseConnection,
     command: TenantsCommand,
 ) -> Result<bool, String> {
+    if app.tenants_are_rows() {
+        let function = match &command {
+            TenantsCommand::Create { .. } => Some("sea_tenancy::manage::provision"),
+            TenantsCommand::Rename { .. } => Some("sea_tenancy::manage::update_tenant"),
+            TenantsCommand::Drop { .. } => Some("sea_tenancy::manage::delete_tenant"),
+            TenantsCommand::List | TenantsCommand::Move { .. } => None,
+        };
+        if let Some(function) = function {
+            let tables: Vec<&str> = crate::registry::manage_tenant_tables()
+                .iter()
+                .map(|(t, _)| *t)
+                .collect();
+            return Err(format!(
+                "this app's tenants are rows of `{}`: a schema changed alone would drift from its row (a schema no list shows, or a row whose data is gone); use {function} (from your app), which changes row, schema and role in one transaction",
+                tables.join("`, `")
+            ));
+        }
+    }
     match command {
         TenantsCommand::List => {
             let all = super::all(app, db).await?;
@@ -104,15 +135,10 @@ pub(super) async fn execute<A: TenancyApp>(
                 }
                 None => (None, db.clone()),
             };
-            // Fail on an existing schema instead of silently migrating it.
-            let txn = target.begin().await.map_err(db_err)?;
-            create_schema(&txn, &tenant)
+            // One transaction: an existing schema is refused, a failing migration leaves nothing.
+            let applied = create_tenant::<A>(&target, &tenant, &roles)
                 .await
-                .map_err(|e| e.to_string())?;
-            txn.commit().await.map_err(db_err)?;
-            let applied = migrate_tenant::<A>(&target, &tenant, &roles)
-                .await
-                .map_err(|e| format!("created `{tenant}` but its migrations failed: {e}"))?;
+                .map_err(|e| format!("cannot create `{tenant}`, nothing was created: {e}"))?;
             let place = database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
             println!("{tenant}: created in database {place}, {applied} migration(s) applied");
         }
@@ -145,10 +171,16 @@ pub(super) async fn execute<A: TenancyApp>(
             name,
             to,
             drop_source,
+            node,
+            mode,
         } => {
             let tenant = super::select(app, db, std::slice::from_ref(&name), &[])
                 .await?
                 .remove(0);
+            if let Some(node) = node {
+                return move_to_node(db, &tenant, &node, &mode).await;
+            }
+            let to = to.expect("clap requires --to without --node");
             let placement = super::placement(app, db)
                 .await?
                 .ok_or_else(|| crate::placement::PlacementError::CatalogMissing.to_string())?;
@@ -198,8 +230,31 @@ pub(super) async fn execute<A: TenancyApp>(
     Ok(true)
 }
 
-async fn role_setup<A: TenancyApp>(app: &A, db: &DatabaseConnection) -> Result<RoleSetup, String> {
-    RoleSetup::of(app, db).await.map_err(|e| e.to_string())
+/// `tenants move T --node HOST:PORT`: Citus moves the tenant's schema to another worker.
+async fn move_to_node(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    node: &str,
+    mode: &str,
+) -> Result<bool, String> {
+    let (host, port) = node
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse::<i32>().ok()?)))
+        .ok_or_else(|| format!("--node {node}: expected HOST:PORT"))?;
+    let mode: crate::citus::TransferMode = mode.parse()?;
+    let to = crate::citus::Node { host, port };
+    let moved = crate::citus::move_tenant(db, tenant, &to, mode)
+        .await
+        .map_err(db_err)?;
+    for (table, before, after) in &moved.tables {
+        println!("{tenant}: {table}: {before} row(s) before, {after} after");
+    }
+    println!("{tenant}: moved from {} to {}", moved.from, moved.to);
+    Ok(true)
+}
+
+async fn role_setup<A: TenancyApp>(app: &A, db: &DatabaseConnection) -> Result<Setup, String> {
+    Setup::of(app, db).await.map_err(|e| e.to_string())
 }
 
 fn tenant(name: &str) -> Result<Tenant, String> {

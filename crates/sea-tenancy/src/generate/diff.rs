@@ -2,14 +2,15 @@
 //!
 //! A table that changes set (an entity moving between global, schema and attribute) is dropped
 //! from one set and created in the other; global ↔ attribute stays in `public` and switches
-//! row-level security on or off. Column renames are never guessed: a column that disappears
-//! while another appears in the same table must be resolved by [`Renames`] (from `--rename`,
-//! a question on a terminal, or `--no-rename`), otherwise [`GenerateError::AmbiguousRename`].
+//! row-level security on or off (and its Citus distribution, see [`Operation::Distribute`]).
+//! Column renames are never guessed: a column that disappears while another appears in the same
+//! table must be resolved by [`Renames`] (from `--rename`, a question on a terminal, or
+//! `--no-rename`), otherwise [`GenerateError::AmbiguousRename`].
 
 use std::collections::BTreeMap;
 
 use super::error::GenerateError;
-use super::operation::{Conversion, Isolation, Operation};
+use super::operation::{Conversion, Distribution, Isolation, Operation};
 use super::snapshot::{Set, Snapshot, Table};
 
 /// How disappeared-and-appeared columns are resolved.
@@ -68,7 +69,10 @@ pub fn diff(
             }
         }
         rebuild_blocked_keys(&old_tables, &new_tables, &mut ops);
-        ops.sort_by_key(phase);
+        ops.sort_by_key(|op| {
+            let created = !old_tables.contains_key(op.table());
+            phase(op, created)
+        });
         out.insert(set, ops);
     }
     if let Some(i) = used.iter().position(|u| !u) {
@@ -82,9 +86,13 @@ pub fn diff(
 }
 
 /// Operations of one kind go together: drops first (constraints before what they use), then
-/// creations (tables before what refers to them). [`super::order`] refines this.
-fn phase(op: &Operation) -> u8 {
+/// creations (tables before what refers to them). A new table's row-level security and Citus
+/// distribution stay with its creation (see [`Operation::creation`]); on an existing table,
+/// row-level security comes back last, after the column changes it would block.
+/// [`super::order`] refines this.
+fn phase(op: &Operation, new_table: bool) -> u8 {
     match op {
+        Operation::EnableTenantIsolation { .. } if new_table => 7,
         Operation::DropForeignKey { .. } => 0,
         Operation::DropIndex { .. } => 1,
         Operation::DisableTenantIsolation { .. } => 2,
@@ -92,7 +100,8 @@ fn phase(op: &Operation) -> u8 {
         Operation::DropColumn { .. } => 4,
         Operation::DropTable(_) => 5,
         Operation::RenameColumn { .. } => 6,
-        Operation::CreateTable(_) => 7,
+        // A table's distribution right after its creation (see `Operation::creation`).
+        Operation::CreateTable(_) | Operation::Distribute { .. } => 7,
         Operation::AddColumn { .. } => 8,
         Operation::AlterColumn { .. } => 9,
         Operation::SetPrimaryKey { .. } => 10,
@@ -274,6 +283,17 @@ fn alter(
                 foreign_key: fk.clone(),
             });
         }
+    }
+    // Citus: a global table that becomes an attribute table (or the reverse, or an attribute
+    // table whose tenant column changes) changes distribution.
+    if let (Some(from), Some(to)) = (Distribution::of(old), Distribution::of(new))
+        && from != to
+    {
+        ops.push(Operation::Distribute {
+            table: name.clone(),
+            from: Some(from),
+            to,
+        });
     }
     // Row-level security: switched with the tenancy, and taken off around any change of the
     // tenant column (PostgreSQL refuses to retype a column a policy uses, and a new default

@@ -151,6 +151,10 @@ async fn run<C: ConnectionTrait>(db: &C, step: &Step) -> Result<(), DbErr> {
         Step::DropTable(name) => {
             db.execute(Table::drop().table(a(name))).await?;
         }
+        Step::ReferenceTable { table } => crate::citus::reference_table(db, table).await?,
+        Step::DistributeTable { table, column } => {
+            crate::citus::distribute_table(db, table, column).await?;
+        }
         Step::AddColumn { table, column } => {
             db.execute(
                 Table::alter()

@@ -128,6 +128,60 @@ pub fn operations(
     Ok(out)
 }
 
+/// What Citus will refuse in `ops` (public set; `tables`: the new model): the migration works
+/// on plain PostgreSQL and stops there on Citus, so the user hears it when generating.
+/// Global tables are reference tables on Citus, attribute tables distributed on their tenant
+/// column (see [`crate::citus`]).
+fn citus_warnings(ops: &[Operation], tables: &Snapshot) -> Vec<String> {
+    use operation::Distribution;
+    let kind = |d: &Distribution| match d {
+        Distribution::Reference => "a reference table".to_owned(),
+        Distribution::ByTenant { column } => format!("distributed on `{column}`"),
+    };
+    let tenant_column = |table: &str| tables.tables.get(table).and_then(|t| t.tenancy.column());
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            Operation::Distribute {
+                table,
+                from: Some(from),
+                to,
+            } => out.push(format!(
+                "table `{table}` changes tenancy: on Citus it is {} and would become {}, which sea-tenancy does not do in place (Citus cannot convert a table with an identity column); create the table under a new name, copy the rows and drop the old one instead",
+                kind(from),
+                kind(to)
+            )),
+            Operation::AlterColumn {
+                table, from, to, ..
+            } if from.auto_increment != to.auto_increment => out.push(format!(
+                "column `{table}.{}` gains or loses its identity: Citus refuses ADD/DROP IDENTITY on reference and distributed tables",
+                to.name
+            )),
+            Operation::AlterColumn {
+                table, from, to, ..
+            } if from.sql_type != to.sql_type && tenant_column(table) == Some(&to.name) => {
+                out.push(format!(
+                    "tenant column `{table}.{}` changes type: Citus refuses to alter the distribution column of a distributed table",
+                    to.name
+                ));
+            }
+            Operation::SetPrimaryKey { table, from, to } => {
+                if let Some(column) = tenant_column(table)
+                    && [from, to].iter().any(|key| !key.iter().any(|c| c == column))
+                {
+                    out.push(format!(
+                        "the primary key of `{table}` changes: Citus keeps `{column}` in every primary key of a distributed table (`distribute_table` made it ({column}, ...)), so a key without it, here or in `down`, is refused"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out.into_iter()
+        .map(|w| format!("{w}; this migration fails on Citus (plain PostgreSQL is unaffected)"))
+        .collect()
+}
+
 /// Computes what `generate-migrations` would write for `entities` in the app at `layout`.
 pub fn plan(
     entities: &EntitySet,
@@ -146,6 +200,10 @@ pub fn plan(
         warnings: resolved.warnings,
         ..Plan::default()
     };
+    if let Some(public) = diffs.get(&Set::Public) {
+        plan.warnings
+            .extend(citus_warnings(public, &resolved.snapshot));
+    }
     let module = options.module()?;
     for (set, ops) in diffs {
         if ops.is_empty() {

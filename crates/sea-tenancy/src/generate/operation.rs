@@ -5,6 +5,35 @@
 
 use super::snapshot::{Column, ForeignKey, Index, Table, Tenancy};
 
+/// How Citus keeps a table of the public set (see [`crate::citus`]); nothing on plain
+/// PostgreSQL, where the calls that set it do nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Distribution {
+    /// A global table: a reference table, copied to every node.
+    Reference,
+    /// An attribute table: distributed on its tenant column, colocated with the other attribute
+    /// tables.
+    ByTenant {
+        /// The tenant column.
+        column: String,
+    },
+}
+
+impl Distribution {
+    /// How Citus keeps `table`: global tables are reference tables, attribute tables are
+    /// distributed on their tenant column, tenant schema tables get nothing from the generator
+    /// (their distributed schema places them).
+    pub fn of(table: &Table) -> Option<Distribution> {
+        match &table.tenancy {
+            Tenancy::Global => Some(Distribution::Reference),
+            Tenancy::Attribute { column } => Some(Distribution::ByTenant {
+                column: column.clone(),
+            }),
+            Tenancy::Schema => None,
+        }
+    }
+}
+
 /// How existing rows get through a column change (decided by the user where it is not obvious,
 /// see [`super::decide`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +49,18 @@ pub struct Conversion {
 pub enum Operation {
     /// Create a table with its columns, primary key and (non-deferred) foreign keys.
     CreateTable(Table),
+    /// Make a public table a Citus reference table or distribute it on its tenant column
+    /// (`sea_tenancy::citus::reference_table` / `distribute_table`, which do nothing on plain
+    /// PostgreSQL). Before any foreign key of or to the table: Citus turns a table with a foreign
+    /// key to a reference table into a local table, which can then no longer be distributed.
+    Distribute {
+        /// The table.
+        table: String,
+        /// How it was kept (none: the table is new, and `down` drops it, distribution and all).
+        from: Option<Distribution>,
+        /// How it is kept afterwards.
+        to: Distribution,
+    },
     /// Drop a table (the definition is kept: `down` recreates it whole, see
     /// [`Operation::creation`]).
     DropTable(Table),
@@ -152,22 +193,33 @@ impl Isolation {
 }
 
 impl Operation {
-    /// The operations that create `t` whole: the table, its indexes, the foreign keys that
-    /// must wait for them (a key to the table itself over columns only a unique index makes
-    /// unique) or that sea-query cannot write inline (`SET NULL (column)`), row-level security
-    /// and the guard. `DropTable`'s `down` is the same list.
+    /// The operations that create `t` whole: the table, its row-level security, its Citus
+    /// distribution (public tables), its indexes, the foreign keys that must wait (every key of
+    /// a public table, which Citus needs after the distribution; a key to the table itself over
+    /// columns only a unique index makes unique; a key sea-query cannot write inline,
+    /// `SET NULL (column)`) and the guard. `DropTable`'s `down` is the same list.
+    ///
+    /// Row-level security comes before the distribution: it sets the tenant column's default,
+    /// and Citus refuses any change to the distribution column of a distributed table.
     pub fn creation(t: &Table) -> Vec<Operation> {
+        let distribution = Distribution::of(t);
         let (deferred, inline): (Vec<ForeignKey>, Vec<ForeignKey>) =
             t.foreign_keys.iter().cloned().partition(|fk| {
                 let self_unique = fk.references.schema.is_none()
                     && fk.references.table == t.name
                     && fk.references.columns != t.primary_key;
-                self_unique || fk.has_column_list()
+                distribution.is_some() || self_unique || fk.has_column_list()
             });
         let mut ops = vec![Operation::CreateTable(Table {
             foreign_keys: inline,
             ..t.clone()
         })];
+        ops.extend(Isolation::of(t).map(Operation::EnableTenantIsolation));
+        ops.extend(distribution.map(|to| Operation::Distribute {
+            table: t.name.clone(),
+            from: None,
+            to,
+        }));
         ops.extend(t.indexes.iter().map(|index| Operation::AddIndex {
             table: t.name.clone(),
             index: index.clone(),
@@ -180,7 +232,6 @@ impl Operation {
                     foreign_key,
                 }),
         );
-        ops.extend(Isolation::of(t).map(Operation::EnableTenantIsolation));
         if let Some(columns) = &t.manage_tenant {
             ops.push(Operation::InstallGuard {
                 table: t.name.clone(),
@@ -194,6 +245,7 @@ impl Operation {
     pub fn table(&self) -> &str {
         match self {
             Operation::CreateTable(t) | Operation::DropTable(t) => &t.name,
+            Operation::Distribute { table, .. } => table,
             Operation::EnableTenantIsolation(i) | Operation::DisableTenantIsolation(i) => &i.table,
             Operation::AddColumn { table, .. }
             | Operation::DropColumn { table, .. }
@@ -209,11 +261,22 @@ impl Operation {
         }
     }
 
-    /// The operations that undo this one, in the order they run.
+    /// The operations that undo this one, in the order they run (none for the distribution of
+    /// a new table: `down` drops the table, which drops its distribution on Citus).
     pub fn inverse(&self) -> Vec<Operation> {
         vec![match self.clone() {
             Operation::CreateTable(t) => Operation::DropTable(t),
             Operation::DropTable(t) => return Operation::creation(&t),
+            Operation::Distribute {
+                table,
+                from: Some(from),
+                to,
+            } => Operation::Distribute {
+                table,
+                from: Some(to),
+                to: from,
+            },
+            Operation::Distribute { from: None, .. } => return Vec::new(),
             Operation::AddColumn {
                 table,
                 column,
@@ -270,11 +333,42 @@ impl Operation {
         }]
     }
 
+    /// The operations of the `down` that undoes `ops` (an `up`): their inverses, last first,
+    /// without disabling the row-level security of a table the same `down` drops (the drop
+    /// takes it along; disabling drops the tenant column's default, which Citus refuses on a
+    /// distributed table).
+    pub fn rollback(ops: &[Operation]) -> Vec<Operation> {
+        let created: Vec<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Operation::CreateTable(t) => Some(t.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        ops.iter()
+            .rev()
+            .flat_map(Operation::inverse)
+            .filter(|op| {
+                !matches!(op, Operation::DisableTenantIsolation(i) if created.contains(&i.table.as_str()))
+            })
+            .collect()
+    }
+
     /// One line for `--check` and `--dry-run` summaries.
     pub fn describe(&self) -> String {
         match self {
             Operation::CreateTable(t) => format!("create table {}", t.name),
             Operation::DropTable(t) => format!("drop table {}", t.name),
+            Operation::Distribute {
+                table,
+                to: Distribution::Reference,
+                ..
+            } => format!("make {table} a reference table (Citus)"),
+            Operation::Distribute {
+                table,
+                to: Distribution::ByTenant { column },
+                ..
+            } => format!("distribute {table} on {column} (Citus)"),
             Operation::AddColumn { table, column, .. } => {
                 format!("add column {table}.{}", column.name)
             }

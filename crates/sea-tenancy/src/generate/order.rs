@@ -2,11 +2,17 @@
 //! creates, what it needs and what it removes, and an edge goes from whatever creates a thing to
 //! whatever needs it, and from whatever still uses a thing to whatever removes it. Ties keep the
 //! diff's order, so the result is deterministic.
+//!
+//! Public tables are made Citus reference or distributed tables ([`Operation::Distribute`])
+//! before any foreign key of or to them is added (their keys are never inline, see
+//! [`Operation::creation`]) and after their row-level security is enabled (which sets the
+//! tenant column's default, and Citus refuses to alter a distribution column); they change
+//! distribution only after the keys that involve them and their row-level security are gone.
 
 use std::collections::BTreeSet;
 
 use super::error::GenerateError;
-use super::operation::Operation;
+use super::operation::{Distribution, Operation};
 
 /// A thing in the database an operation creates, needs or removes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -16,6 +22,12 @@ enum Key {
     /// A unique index over exactly these columns (what a foreign key needs on its target).
     Unique(String, Vec<String>),
     Index(String),
+    /// How Citus keeps a table (a reference table, distributed on its tenant column): set before
+    /// any foreign key of or to the table is added, changed after those are dropped.
+    Distribution(String),
+    /// A table's row-level security, with the tenant column's default: in place before Citus
+    /// distributes the table on that column (it refuses to change the column afterwards).
+    Isolation(String),
 }
 
 #[derive(Default)]
@@ -55,6 +67,19 @@ fn deps(op: &Operation) -> Deps {
                 d.used = uses;
             }
         }
+        Operation::Distribute {
+            table, from, to, ..
+        } => {
+            d.needs.push(Key::Table(table.clone()));
+            if let Distribution::ByTenant { column } = to {
+                d.needs.push(col(table, column));
+                d.needs.push(Key::Isolation(table.clone()));
+            }
+            d.provides.push(Key::Distribution(table.clone()));
+            if from.is_some() {
+                d.removes.push(Key::Distribution(table.clone()));
+            }
+        }
         Operation::AddColumn { table, column, .. } => {
             d.needs.push(Key::Table(table.clone()));
             d.provides.push(col(table, &column.name));
@@ -90,8 +115,10 @@ fn deps(op: &Operation) -> Deps {
         Operation::AddForeignKey { table, foreign_key } => {
             d.needs
                 .extend(foreign_key.columns.iter().map(|c| col(table, c)));
+            d.needs.push(Key::Distribution(table.clone()));
             if foreign_key.references.schema.is_none() {
                 let target = &foreign_key.references.table;
+                d.needs.push(Key::Distribution(target.clone()));
                 d.needs.push(Key::Table(target.clone()));
                 d.needs.push(Key::Unique(
                     target.clone(),
@@ -102,8 +129,10 @@ fn deps(op: &Operation) -> Deps {
         Operation::DropForeignKey { table, foreign_key } => {
             d.used
                 .extend(foreign_key.columns.iter().map(|c| col(table, c)));
+            d.used.push(Key::Distribution(table.clone()));
             if foreign_key.references.schema.is_none() {
                 let target = &foreign_key.references.table;
+                d.used.push(Key::Distribution(target.clone()));
                 d.used.push(Key::Table(target.clone()));
                 d.used.push(Key::Unique(
                     target.clone(),
@@ -113,12 +142,15 @@ fn deps(op: &Operation) -> Deps {
         }
         Operation::EnableTenantIsolation(i) => {
             d.needs.push(col(&i.table, &i.column));
+            d.provides.push(Key::Isolation(i.table.clone()));
         }
         Operation::DisableTenantIsolation(i) => {
             d.used.push(col(&i.table, &i.column));
+            d.used.push(Key::Distribution(i.table.clone()));
         }
         Operation::InstallGuard { table, columns } => {
             d.needs.push(Key::Table(table.clone()));
+            d.needs.push(Key::Distribution(table.clone()));
             d.needs.extend(columns.iter().map(|c| col(table, c)));
         }
         Operation::RemoveGuard { table, columns } => {

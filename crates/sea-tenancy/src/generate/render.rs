@@ -286,6 +286,12 @@ fn step(idens: &mut Idens, step: &Step) -> TokenStream {
             let table = idens.table(name);
             quote!(manager.drop_table(Table::drop().table(#table).to_owned()).await?;)
         }
+        Step::ReferenceTable { table } => quote! {
+            sea_tenancy::citus::reference_table(manager.get_connection(), #table).await?;
+        },
+        Step::DistributeTable { table, column } => quote! {
+            sea_tenancy::citus::distribute_table(manager.get_connection(), #table, #column).await?;
+        },
         Step::AddColumn { table, column } => {
             let def = column_def(idens, table, column, false);
             alter(idens, table, quote!(.add_column(#def)))
@@ -381,11 +387,9 @@ fn operation(idens: &mut Idens, op: &Operation) -> TokenStream {
 pub fn render(set: Set, ops: &[Operation]) -> Result<String, GenerateError> {
     let mut idens = Idens::default();
     let up: Vec<TokenStream> = ops.iter().map(|op| operation(&mut idens, op)).collect();
-    let down: Vec<TokenStream> = ops
+    let down: Vec<TokenStream> = Operation::rollback(ops)
         .iter()
-        .rev()
-        .flat_map(Operation::inverse)
-        .map(|op| operation(&mut idens, &op))
+        .map(|op| operation(&mut idens, op))
         .collect();
     let enums = idens.enums();
     let summary = ops

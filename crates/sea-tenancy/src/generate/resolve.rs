@@ -59,6 +59,9 @@ pub fn resolve(set: &EntitySet) -> Result<Resolved, GenerateError> {
                         target: raw.table.clone(),
                     })?;
             let (fk, omitted, unique) = foreign_key(entity, target, raw)?;
+            if let Some(fk) = &fk {
+                warnings.extend(citus_warning(entity, target, fk));
+            }
             let table = tables.get_mut(name).expect("inserted above");
             if let Some(fk) = fk {
                 table.foreign_keys.push(fk);
@@ -232,6 +235,44 @@ fn foreign_key(
             None,
         ),
     })
+}
+
+/// A foreign key Citus refuses (see [`crate::citus`]: global tables are reference tables,
+/// attribute tables are distributed on their tenant column): the migration works on plain
+/// PostgreSQL and fails on Citus, so the user hears it when generating.
+fn citus_warning(from: &EntityDef, to: &EntityDef, fk: &ForeignKey) -> Option<String> {
+    let table = &from.table.name;
+    let prefix = format!(
+        "entity `{}`: foreign key `{}` ({table} → {})",
+        from.module, fk.name, fk.references.table
+    );
+    let refused = match (&from.tenancy, &to.tenancy) {
+        (Tenancy::Global, Tenancy::Attribute { .. }) => Some(format!(
+            "Citus refuses it (a global table is a reference table there, and reference tables cannot reference distributed ones): make `{table}` an attribute table too, or drop the relation"
+        )),
+        (Tenancy::Schema, Tenancy::Attribute { column }) => Some(format!(
+            "Citus refuses it (`{}` is distributed on `{column}` there, and its primary key becomes ({column}, ...)): make `{}` global, or drop the relation",
+            fk.references.table, fk.references.table
+        )),
+        (Tenancy::Attribute { column }, _) if fk.columns.contains(column) => {
+            let on_delete = fk.on_delete.as_deref().unwrap_or("");
+            let on_update = fk.on_update.as_deref().unwrap_or("");
+            let bad_delete = on_delete.starts_with("SET ");
+            let bad_update = on_update.starts_with("SET ") || on_update == "CASCADE";
+            (bad_delete || bad_update).then(|| {
+                let action = if bad_delete {
+                    format!("ON DELETE {on_delete}")
+                } else {
+                    format!("ON UPDATE {on_update}")
+                };
+                format!(
+                    "Citus refuses `{action}` on a key that includes the tenant column `{column}` (its distribution column): use Cascade, Restrict or no action"
+                )
+            })
+        }
+        _ => None,
+    };
+    refused.map(|reason| format!("{prefix}: {reason}; this migration fails on Citus"))
 }
 
 /// Index names are `idx_<table>_<columns>`, which two tables can share (`post.tags_count`,

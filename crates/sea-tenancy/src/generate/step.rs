@@ -8,7 +8,7 @@
 //! its NULLs filled first. Statements sea-query cannot build (identity, the primary key's
 //! constraint, dropping a default, the guard's triggers) are plain SQL ([`Step::Sql`]).
 
-use super::operation::{Conversion, Isolation, Operation};
+use super::operation::{Conversion, Distribution, Isolation, Operation};
 use super::snapshot::{Column, ForeignKey, Index, Table};
 
 /// PostgreSQL's identifier limit in bytes.
@@ -23,6 +23,18 @@ pub enum Step {
     CreateTable(Table),
     /// `DROP TABLE`.
     DropTable(String),
+    /// `sea_tenancy::citus::reference_table`.
+    ReferenceTable {
+        /// The table.
+        table: String,
+    },
+    /// `sea_tenancy::citus::distribute_table`.
+    DistributeTable {
+        /// The table.
+        table: String,
+        /// Its tenant column.
+        column: String,
+    },
     /// `ADD COLUMN` (its default may be a temporary fill value, dropped by the next step).
     AddColumn {
         /// The table.
@@ -287,16 +299,27 @@ fn add_foreign_key_sql(table: &str, fk: &ForeignKey) -> Step {
     sql(table, &names, text)
 }
 
-/// Drops the guard's triggers, and the shared trigger function once no table uses it.
+/// Drops the guard's triggers, and the shared trigger function once no table uses it. Only the
+/// triggers that exist: on Citus there are none (`manage::install_guard` installs nothing
+/// there), and Citus refuses even `DROP TRIGGER IF EXISTS` on a reference table.
 fn remove_guard(table: &str) -> Step {
+    let drop = |trigger: &str| {
+        format!(
+            "IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('{lit}') AND tgname = '{name}') \
+             THEN DROP TRIGGER {trigger} ON {t}; END IF;",
+            lit = quote(table).replace('\'', "''"),
+            name = trigger.replace('\'', "''"),
+            trigger = quote(trigger),
+            t = quote(table),
+        )
+    };
     let [guard, update] = guard_triggers(table);
     let text = format!(
-        "DROP TRIGGER IF EXISTS {g} ON {t}; DROP TRIGGER IF EXISTS {u} ON {t}; \
-         DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sea_tenancy_guard()')) \
+        "DO $$ BEGIN {} {} \
+         IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sea_tenancy_guard()')) \
          THEN DROP FUNCTION IF EXISTS public.sea_tenancy_guard(); END IF; END $$",
-        g = quote(&guard),
-        u = quote(&update),
-        t = quote(table),
+        drop(&guard),
+        drop(&update),
     );
     sql(table, &[], text)
 }
@@ -309,6 +332,7 @@ pub fn steps(op: &Operation) -> Vec<Step> {
             out.push(Step::CreateTable(t.clone()));
         }
         Operation::DropTable(t) => out.push(Step::DropTable(t.name.clone())),
+        Operation::Distribute { table, from, to } => distribute(table, from.as_ref(), to, &mut out),
         Operation::AddColumn {
             table,
             column,
@@ -382,6 +406,38 @@ pub fn steps(op: &Operation) -> Vec<Step> {
         Operation::RemoveGuard { table, .. } => out.push(remove_guard(table)),
     }
     out
+}
+
+fn distribute(table: &str, from: Option<&Distribution>, to: &Distribution, out: &mut Vec<Step>) {
+    let kind = |d: &Distribution| match d {
+        Distribution::Reference => "a reference table".to_owned(),
+        Distribution::ByTenant { column } => format!("distributed on `{column}`"),
+    };
+    out.push(Step::Comment(match from {
+        None => format!(
+            "Citus: `{table}` becomes {}{} before any foreign key is added; nothing on plain PostgreSQL.",
+            kind(to),
+            if *to == Distribution::Reference {
+                " (a copy on every node)"
+            } else {
+                ""
+            }
+        ),
+        Some(from) => format!(
+            "Citus: `{table}` is {} there and cannot become {} in place: the call stops the migration, naming the way out; nothing on plain PostgreSQL.",
+            kind(from),
+            kind(to)
+        ),
+    }));
+    out.push(match to {
+        Distribution::Reference => Step::ReferenceTable {
+            table: table.to_owned(),
+        },
+        Distribution::ByTenant { column } => Step::DistributeTable {
+            table: table.to_owned(),
+            column: column.clone(),
+        },
+    });
 }
 
 fn add_column(table: &str, column: &Column, fill: Option<&str>, out: &mut Vec<Step>) {

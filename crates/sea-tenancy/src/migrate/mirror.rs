@@ -1,5 +1,9 @@
 //! The migration mirror: `public.sea_tenancy_migrations (tenant, version)`, one row per
-//! migration applied in a tenant, kept by a trigger on each tenant's `seaql_migrations`.
+//! migration applied in a tenant, written by the runners in the tenant's own migration
+//! transaction and, on plain PostgreSQL, also kept by a trigger on each tenant's
+//! `seaql_migrations` (so a `Migrator::up` run by hand shows at once). Citus refuses triggers on
+//! distributed tables: there the mirror is a reference table, written by the runners only, and a
+//! hand run shows at the tenant's next `migrate`.
 //!
 //! The tracking table inside each schema stays the truth (sea-orm-migration reads and writes
 //! it); the mirror exists so that "who is behind?" over 10,000 tenants is one indexed query on
@@ -18,15 +22,16 @@ pub const TABLE: &str = "public.sea_tenancy_migrations";
 /// Name of the trigger installed on every tenant's `seaql_migrations`.
 pub const TRIGGER: &str = "sea_tenancy_mirror";
 
-/// Creates the mirror (once per database), installs the trigger on `tenant`'s tracking table
-/// and re-syncs `tenant`'s rows — one round trip.
-pub(crate) async fn sync<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<(), DbErr> {
-    db.execute_unprepared(&sync_sql(tenant)).await?;
-    Ok(())
-}
+/// The mirror as a Citus reference table, created by `migrate` (see `roles::install`).
+pub(crate) const CITUS_TABLE_SQL: &str = "CREATE TABLE IF NOT EXISTS public.sea_tenancy_migrations (tenant text NOT NULL, version text NOT NULL, PRIMARY KEY (tenant, version))";
 
-/// The statement of [`sync`], for callers that batch it with others.
-pub(crate) fn sync_sql(tenant: &Tenant) -> String {
+/// Re-derives `tenant`'s rows of the mirror from its tracking table, in the caller's
+/// transaction (one statement, for batching with others). On plain PostgreSQL it also creates
+/// the mirror (once per database) and the trigger on `tenant`'s tracking table.
+pub(crate) fn sync_sql(tenant: &Tenant, citus: bool) -> String {
+    if citus {
+        return resync_sql(tenant);
+    }
     // Validated tenant names are [a-z0-9_]: safe both as a quoted identifier and as a literal.
     let q = tenant.quoted_schema();
     let lit = format!("'{}'", tenant.schema());
@@ -98,5 +103,28 @@ pub(crate) fn forget_sql(tenant: &Tenant) -> String {
            END IF;
          END $sea_tenancy$",
         tenant.schema()
+    )
+}
+
+/// [`sync_sql`] without table or trigger: the rows only. The versions are read first and
+/// written second, because Citus refuses a statement that reads a distributed table (the
+/// tenant's tracking table) and modifies a reference table (the mirror) at once.
+fn resync_sql(tenant: &Tenant) -> String {
+    let q = tenant.quoted_schema();
+    let lit = format!("'{}'", tenant.schema());
+    format!(
+        "DO $sea_tenancy$
+         DECLARE
+           applied text[];
+         BEGIN
+           IF to_regclass('{q}.seaql_migrations') IS NULL THEN
+             DELETE FROM {TABLE} WHERE tenant = {lit};
+             RETURN;
+           END IF;
+           SELECT coalesce(array_agg(version), '{{}}') INTO applied FROM {q}.seaql_migrations;
+           DELETE FROM {TABLE} WHERE tenant = {lit} AND version <> ALL (applied);
+           INSERT INTO {TABLE} (tenant, version) SELECT {lit}, unnest(applied)
+             ON CONFLICT DO NOTHING;
+         END $sea_tenancy$"
     )
 }

@@ -18,11 +18,12 @@ use futures::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
+use crate::app::Setup;
 use crate::app::TenancyApp;
 use crate::error::TenancyError;
 use crate::manage::{apply_tenant_set, replay};
 use crate::registry::Registry;
-use crate::roles::{RoleSetup, install, tenant as role};
+use crate::roles::{install, tenant as role};
 use crate::tenant::Tenant;
 pub use status::{State, TenantStatus, status};
 
@@ -59,7 +60,7 @@ pub async fn migrate_public<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
 ) -> Result<(), TenancyError> {
-    let roles = RoleSetup::of(app, db).await?;
+    let roles = Setup::of(app, db).await?;
     migrate_public_with(app, db, &roles).await
 }
 
@@ -68,17 +69,19 @@ pub async fn migrate_public<A: TenancyApp>(
 pub(crate) async fn migrate_public_with<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
-    roles: &RoleSetup,
+    roles: &Setup,
 ) -> Result<(), TenancyError> {
     // One public migrator at a time across processes.
     let txn = db.begin().await?;
     lock(&txn, "public").await?;
+    if roles.citus {
+        // Citus: tables distributed in this transaction get foreign keys after; that needs
+        // one connection per node for the whole transaction.
+        crate::session::set_local(&txn, "citus.multi_shard_modify_mode", "sequential").await?;
+    }
     A::PublicMigrator::up(&txn, None).await?;
     let registry = Registry::global()?;
-    install(&txn, &roles.names, &roles.secret, &registry, |t| {
-        app.tenant_access(t)
-    })
-    .await?;
+    install(&txn, roles, &registry, |t| app.tenant_access(t)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -92,7 +95,7 @@ pub async fn migrate_tenants<A: TenancyApp>(
     jobs: usize,
     on_done: impl Fn(&TenantOutcome),
 ) -> Result<Report, DbErr> {
-    let roles = RoleSetup::of(app, db).await.map_err(DbErr::from)?;
+    let roles = Setup::of(app, db).await.map_err(DbErr::from)?;
     migrate_tenants_with(app, db, &roles, tenants, jobs, on_done).await
 }
 
@@ -100,7 +103,7 @@ pub async fn migrate_tenants<A: TenancyApp>(
 pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
-    roles: &RoleSetup,
+    roles: &Setup,
     tenants: &[Tenant],
     jobs: usize,
     on_done: impl Fn(&TenantOutcome),
@@ -142,10 +145,33 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
 pub async fn migrate_tenant<A: TenancyApp>(
     db: &DatabaseConnection,
     tenant: &Tenant,
-    roles: &RoleSetup,
+    roles: &Setup,
+) -> Result<usize, DbErr> {
+    migrate_or_create::<A>(db, tenant, roles, false).await
+}
+
+/// Creates `tenant` — schema, role, every tenant migration — in one transaction: a schema that
+/// exists already is [`crate::TenancyError::TenantExists`], a failing migration leaves nothing.
+/// Returns how many migrations it applied.
+pub async fn create_tenant<A: TenancyApp>(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    roles: &Setup,
+) -> Result<usize, DbErr> {
+    migrate_or_create::<A>(db, tenant, roles, true).await
+}
+
+async fn migrate_or_create<A: TenancyApp>(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    roles: &Setup,
+    create: bool,
 ) -> Result<usize, DbErr> {
     let txn = db.begin().await?;
     lock(&txn, tenant.schema()).await?;
+    if create {
+        crate::manage::create_schema(&txn, tenant, roles.citus).await?;
+    }
     // Read under the lock: a concurrent runner's work is visible now.
     let before = status::<A::TenantMigrator, _>(&txn, std::slice::from_ref(tenant))
         .await?
@@ -154,8 +180,7 @@ pub async fn migrate_tenant<A: TenancyApp>(
         return Err(DbErr::Custom(blocker));
     }
     if before.state == State::MissingSchema {
-        txn.execute_unprepared(&format!("CREATE SCHEMA {}", tenant.quoted_schema()))
-            .await?;
+        crate::manage::create_schema(&txn, tenant, roles.citus).await?;
     }
     // A tenant's first migration run also gives it its role; default privileges cover the
     // tables later migrations create.
@@ -173,9 +198,13 @@ pub async fn migrate_tenant<A: TenancyApp>(
             } else {
                 applied_versions(&txn, tenant).await?
             };
-            replay(&txn, tenant, &recorded.script(&applied), &role_sql).await?;
+            let statements = recorded.statements(&applied);
+            replay(&txn, tenant, &statements, &role_sql, roles.citus).await?;
         }
-        None => apply_tenant_set::<A::TenantMigrator>(&txn, tenant, &role_sql, fresh).await?,
+        None => {
+            apply_tenant_set::<A::TenantMigrator>(&txn, tenant, &role_sql, fresh, roles.citus)
+                .await?
+        }
     }
     txn.commit().await?;
     Ok(before.pending)

@@ -1,6 +1,6 @@
 //! Rolling back tenant migrations, each tenant from its own applied state.
 
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 use super::lock;
@@ -30,7 +30,9 @@ pub async fn rollback_tenant<M: MigratorTrait>(
     if undone > 0 {
         M::down(&txn, Some(steps)).await?;
     }
-    super::mirror::sync(&txn, tenant).await?;
+    let citus = crate::citus::is_installed(&txn).await?;
+    txn.execute_unprepared(&super::mirror::sync_sql(tenant, citus))
+        .await?;
     txn.commit().await?;
     Ok(undone)
 }

@@ -32,29 +32,26 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    /// The script applying every migration not in `applied`, stamped with their versions, in
-    /// the current search path; creates the tracking table if it is missing.
-    pub(crate) fn script(&self, applied: &HashSet<String>) -> String {
-        let mut script = self.create_tracking_table.clone();
+    /// The statements applying every migration not in `applied`, stamped with their versions,
+    /// in the current search path; they create the tracking table if it is missing.
+    pub(crate) fn statements(&self, applied: &HashSet<String>) -> Vec<String> {
+        let mut statements = vec![self.create_tracking_table.clone()];
         let mut versions = Vec::new();
-        for (name, statements) in self.migrations.iter().filter(|(n, _)| !applied.contains(n)) {
-            for statement in statements {
-                script.push_str(";\n");
-                script.push_str(statement);
-            }
+        for (name, migration) in self.migrations.iter().filter(|(n, _)| !applied.contains(n)) {
+            statements.extend(migration.iter().cloned());
             versions.push(format!(
                 "('{}', extract(epoch FROM now())::bigint)",
                 name.replace('\'', "''")
             ));
         }
         if !versions.is_empty() {
-            script.push_str(&format!(
-                ";\nINSERT INTO \"{}\" (\"version\", \"applied_at\") VALUES {}",
+            statements.push(format!(
+                "INSERT INTO \"{}\" (\"version\", \"applied_at\") VALUES {}",
                 self.tracking_table,
                 versions.join(", ")
             ));
         }
-        script
+        statements
     }
 }
 
@@ -85,12 +82,6 @@ pub(crate) async fn recorded<M: MigratorTrait + 'static>() -> Option<Arc<Recorde
         .get_or_insert_with(HashMap::new)
         .insert(key, recorded.clone());
     recorded
-}
-
-/// The script that creates `M`'s whole tenant set in the current search path, or `None` when
-/// the set must run through the migrator.
-pub(crate) async fn script<M: MigratorTrait + 'static>() -> Option<String> {
-    Some(recorded::<M>().await?.script(&HashSet::new()))
 }
 
 #[derive(Debug, Default)]

@@ -12,13 +12,14 @@ use sea_orm::{
 };
 
 use super::{Placement, catalog};
+use crate::app::Setup;
 use crate::app::TenancyApp;
 use crate::error::TenancyError;
 use crate::manage::{
     ManageTenant, apply_tenant_set, create_schema, enter_provisioning, leave_provisioning,
 };
 use crate::migrate::{lock, migrate_public_with};
-use crate::roles::{RoleSetup, tenant as role};
+use crate::roles::tenant as role;
 
 /// Inserts the tenant row `row` and creates its tenant where the catalog places it — or, with
 /// `into: Some(name)`, lists it to database `name` first (in the same transaction as the row).
@@ -40,13 +41,9 @@ where
     <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
-    let secret = app.login_secret()?;
     let txn = placement.default_db().begin().await?;
     let restore = enter_provisioning(&txn).await?;
-    let roles = RoleSetup {
-        names: restore.role_names(app)?,
-        secret,
-    };
+    let roles = restore.setup(app)?;
     let model = row.insert(&txn).await?;
     let tenant = E::<M>::tenant_of(&model)?;
     if let Some(name) = into {
@@ -58,8 +55,9 @@ where
     let tenant_roles = role::provision_sql(&roles.names, &roles.secret, &tenant);
     let Some(name) = database.filter(|_| E::<M>::CREATE) else {
         if E::<M>::CREATE {
-            create_schema(&txn, &tenant).await?;
-            apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &tenant_roles, true).await?;
+            create_schema(&txn, &tenant, roles.citus).await?;
+            apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &tenant_roles, true, roles.citus)
+                .await?;
         } else {
             txn.execute_unprepared(&role::ensure_sql(&roles.names, &roles.secret, &tenant))
                 .await?;
@@ -81,8 +79,9 @@ where
         .reset_all()
         .insert(&rtxn)
         .await?;
-    create_schema(&rtxn, &tenant).await?;
-    apply_tenant_set::<A::TenantMigrator>(&rtxn, &tenant, &tenant_roles, true).await?;
+    let citus_there = crate::citus::is_installed(&rtxn).await?;
+    create_schema(&rtxn, &tenant, citus_there).await?;
+    apply_tenant_set::<A::TenantMigrator>(&rtxn, &tenant, &tenant_roles, true, citus_there).await?;
     leave_provisioning(&rtxn, &remote_restore).await?;
     rtxn.commit().await?;
     // Its statements on global tables run in the default database, as its role: on another
@@ -111,7 +110,7 @@ where
 pub async fn prepare_database<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
-    roles: &RoleSetup,
+    roles: &Setup,
 ) -> Result<(), TenancyError> {
     migrate_public_with(app, db, roles).await?;
     catalog::install_fence(db).await?;

@@ -27,10 +27,11 @@ use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 
 use super::provision::prepare_database;
 use super::{DEFAULT_DATABASE, Placement, PlacementError, catalog};
+use crate::app::Setup;
 use crate::app::TenancyApp;
 use crate::migrate::{State, migrate_tenant, mirror, status};
 use crate::registry::Registry;
-use crate::roles::{RoleNames, RoleSetup, tenant as role};
+use crate::roles::{RoleNames, tenant as role};
 use crate::session;
 use crate::tenant::{Tenant, quote_ident};
 
@@ -221,7 +222,7 @@ pub async fn move_tenant<A: TenancyApp>(
     let dst = placement.connection(Some(to)).await?;
     let registry = Registry::global().map_err(|e| failed(e.to_string()))?;
     // Every database names roles as the default one does.
-    let roles = RoleSetup::of(app, placement.default_db())
+    let roles = Setup::of(app, placement.default_db())
         .await
         .map_err(|e| failed(e.to_string()))?;
     let state = status::<A::TenantMigrator, _>(&src, std::slice::from_ref(tenant))

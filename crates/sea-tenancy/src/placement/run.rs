@@ -10,10 +10,10 @@ use sea_orm::DatabaseConnection;
 
 use super::Placement;
 use super::provision::prepare_database;
+use crate::app::Setup;
 use crate::app::TenancyApp;
 use crate::migrate::rollback::rollback_tenant;
 use crate::migrate::{Report, TenantOutcome, TenantStatus, migrate_tenants_with, status};
-use crate::roles::RoleSetup;
 use crate::tenant::Tenant;
 
 /// The tenants of one database, with what happened to them.
@@ -87,9 +87,7 @@ pub async fn migrate<A: TenancyApp>(
 ) -> Result<Vec<PerDatabase<Report>>, String> {
     let on_done = &on_done;
     // Every database names roles as the default one does.
-    let roles = &RoleSetup::of(app, default)
-        .await
-        .map_err(|e| e.to_string())?;
+    let roles = &Setup::of(app, default).await.map_err(|e| e.to_string())?;
     each_database(
         default,
         placement,

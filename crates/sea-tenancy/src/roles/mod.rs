@@ -25,43 +25,15 @@ mod sync;
 pub(crate) mod tenant;
 
 pub(crate) use check::check_login;
-pub(crate) use install::TENANT_MAP_SQL;
 pub use install::install;
+pub(crate) use install::tenant_map_statements;
 pub use names::{MAX_NAMESPACE_LEN, RoleNames};
 pub use secret::{LoginSecret, MIN_SECRET_LEN, SECRET_ENV, SecretError};
 pub use sync::{SyncReport, sync};
 
-use sea_orm::ConnectionTrait;
-
-use crate::app::TenancyApp;
-use crate::error::TenancyError;
-
-/// What the owner needs to give tenants their roles: the app's role names and login secret.
-#[derive(Clone, Debug)]
-pub struct RoleSetup {
-    /// The names.
-    pub names: RoleNames,
-    /// The secret passwords are derived from.
-    pub secret: LoginSecret,
-}
-
-impl RoleSetup {
-    /// `app`'s names (its namespace, or the name of the database `db` is connected to) and
-    /// secret.
-    pub async fn of<A: TenancyApp, C: ConnectionTrait>(
-        app: &A,
-        db: &C,
-    ) -> Result<Self, TenancyError> {
-        Ok(Self {
-            secret: app.login_secret()?,
-            names: crate::app::role_names(app, db).await?,
-        })
-    }
-}
-
 /// What tenant connections may do with a global table (one in `public` that is neither an
 /// attribute table nor sea-tenancy's own), as [`crate::TenancyApp::tenant_access`] decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TableAccess {
     /// Nothing: the table is the app's business only (reachable through `Tenancy` itself).
     None,

@@ -10,7 +10,8 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
-use super::{RoleSetup, install, tenant as role};
+use super::{install, tenant as role};
+use crate::app::Setup;
 use crate::app::TenancyApp;
 use crate::error::TenancyError;
 use crate::registry::Registry;
@@ -32,7 +33,7 @@ pub struct SyncReport {
 pub async fn sync<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
-    roles: &RoleSetup,
+    roles: &Setup,
     tenants: &[Tenant],
     legacy_role: Option<&str>,
 ) -> Result<SyncReport, TenancyError> {
@@ -42,10 +43,7 @@ pub async fn sync<A: TenancyApp>(
     let registry = Registry::global()?;
     let txn = db.begin().await?;
     crate::migrate::lock(&txn, "public").await?;
-    install(&txn, &roles.names, &roles.secret, &registry, |t| {
-        app.tenant_access(t)
-    })
-    .await?;
+    install(&txn, roles, &registry, |t| app.tenant_access(t)).await?;
     let mut report = SyncReport::default();
     for (table, column) in registry.attribute_tables() {
         let present = txn

@@ -28,12 +28,18 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(Posts::Title).string().not_null())
                     .col(ColumnDef::new(Posts::AuthorId).big_integer().not_null())
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_posts_author_id")
-                            .from(Posts::Table, Posts::AuthorId)
-                            .to(Accounts::Table, Accounts::Id),
-                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Citus: `posts` becomes a reference table (a copy on every node) before any foreign key is
+        // added; nothing on plain PostgreSQL.
+        sea_tenancy::citus::reference_table(manager.get_connection(), "posts").await?;
+        manager
+            .create_foreign_key(
+                ForeignKey::create()
+                    .name("fk_posts_author_id")
+                    .from(Posts::Table, Posts::AuthorId)
+                    .to(Accounts::Table, Accounts::Id)
                     .to_owned(),
             )
             .await?;
