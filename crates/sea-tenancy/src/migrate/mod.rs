@@ -25,7 +25,7 @@ use crate::manage::{apply_tenant_set, replay};
 use crate::registry::Registry;
 use crate::roles::{install, tenant as role};
 use crate::tenant::Tenant;
-pub use status::{State, TenantStatus, status};
+pub use status::{State, TenantStatus, status, versions};
 
 /// What migrating one tenant did.
 #[derive(Debug)]
