@@ -90,6 +90,16 @@ pub enum TenancyError {
     /// The tenant's schema does not exist.
     #[error("sea-tenancy: tenant schema `{0}` does not exist")]
     TenantMissing(String),
+    /// A new tenant row got no value for its primary key, which is the tenant key.
+    #[error(
+        "sea-tenancy: the new `{table}` row has no `{column}`, and a tenant's key is its primary key; set `{column}` in the row, or give the column a default of its own (e.g. `gen_random_uuid()`) and, if `{table}` is an attribute table keyed by it, answer `keep` when `generate-migrations` asks about that default; nothing was created"
+    )]
+    KeyMissing {
+        /// The managing entity's table.
+        table: String,
+        /// Its primary-key column.
+        column: String,
+    },
     /// The template changed but the entity has `update = false`.
     #[error(
         "sea-tenancy: this change would move the tenant from schema `{from}` to `{to}`, but the entity is declared with `update = false`; nothing was changed"

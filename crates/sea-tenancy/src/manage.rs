@@ -113,7 +113,7 @@ where
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
     let setup = restore.setup(app)?;
-    let model = row.insert(&txn).await?;
+    let model = row.insert(&txn).await.map_err(key_missing::<E<M>>)?;
     let tenant = E::<M>::tenant_of(&model)?;
     if E::<M>::CREATE {
         create_schema(&txn, &tenant, setup.citus).await?;
@@ -127,6 +127,26 @@ where
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// A not-null violation on the managing table's primary key: the row brought no key and the
+/// column's default gave none (a tenant-key default, which the owner provisioning a tenant has
+/// no key for). Said as such, with the fix, instead of PostgreSQL's bare message.
+fn key_missing<E: EntityTrait>(err: DbErr) -> TenancyError {
+    use sea_orm::{IdenStatic, Iterable, PrimaryKeyToColumn};
+    let Some(pk) = E::PrimaryKey::iter().next() else {
+        return err.into();
+    };
+    let column = pk.into_column().as_str().to_owned();
+    let table = E::default().table_name().to_owned();
+    let text = err.to_string();
+    if sqlstate(&err).as_deref() == Some("23502")
+        && text.contains(&format!("column \"{column}\" of relation \"{table}\""))
+    {
+        TenancyError::KeyMissing { table, column }
+    } else {
+        err.into()
+    }
 }
 
 /// Applies `changes` to the tenant row `before` and, when the template's fields change, renames
