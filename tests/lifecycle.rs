@@ -190,3 +190,70 @@ async fn schema_commands_refuse_when_tenants_are_rows() {
     }
     assert_eq!(schemas(&app.raw, "org\\_%").await, [acme.schema()]);
 }
+
+/// Upserts on attribute tables: the unique key is `(org_id, user_id)`, the app names
+/// `user_id` alone (as it would without tenants); the tenant column joins the conflict target,
+/// so each tenant upserts its own row and never meets another tenant's.
+#[tokio::test]
+async fn upserts_on_attribute_tables_are_per_tenant() {
+    use saas_app::entities::membership;
+    use sea_orm::sea_query::OnConflict;
+    let app = common::app().await;
+    app.raw
+        .execute_unprepared(
+            "CREATE UNIQUE INDEX memberships_org_user ON memberships (org_id, user_id)",
+        )
+        .await
+        .unwrap();
+    let (_, acme) = app.org("Acme").await;
+    let (_, globex) = app.org("Globex").await;
+    let alice = app.user("alice@example.com").await;
+    let upsert = |role: &str| {
+        membership::Entity::insert(membership::ActiveModel {
+            user_id: Set(alice.id),
+            role: Set(role.into()),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::column(membership::Column::UserId)
+                .update_column(membership::Column::Role)
+                .to_owned(),
+        )
+    };
+    let a = app.db.with_tenant(acme.clone());
+    let g = app.db.with_tenant(globex.clone());
+    upsert("member").exec(&a).await.unwrap();
+    upsert("admin").exec(&a).await.unwrap();
+    upsert("viewer").exec(&g).await.unwrap();
+    let roles = |rows: Vec<membership::Model>| rows.into_iter().map(|m| m.role).collect::<Vec<_>>();
+    assert_eq!(
+        roles(membership::Entity::find().all(&a).await.unwrap()),
+        ["admin"]
+    );
+    assert_eq!(
+        roles(membership::Entity::find().all(&g).await.unwrap()),
+        ["viewer"]
+    );
+    assert_eq!(membership::Entity::find().count(&app.raw).await.unwrap(), 2);
+    // Raw SQL is routed the same way; a target naming a constraint is left as written.
+    a.execute_unprepared(&format!(
+        "INSERT INTO memberships (user_id, role) VALUES ({}, 'owner') ON CONFLICT (user_id) DO UPDATE SET role = excluded.role",
+        alice.id
+    ))
+    .await
+    .unwrap();
+    a.execute_unprepared(&format!(
+        "INSERT INTO memberships (user_id, role) VALUES ({}, 'x') ON CONFLICT ON CONSTRAINT memberships_pkey DO NOTHING",
+        alice.id
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(
+        roles(membership::Entity::find().all(&a).await.unwrap()),
+        ["owner"]
+    );
+    assert_eq!(
+        roles(membership::Entity::find().all(&g).await.unwrap()),
+        ["viewer"]
+    );
+}

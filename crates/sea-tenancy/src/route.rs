@@ -12,8 +12,9 @@ use std::borrow::Cow;
 
 use crate::error::TenancyError;
 use crate::registry::{Registry, Strategy};
-use crate::sql::relations::analyze;
+use crate::sql::relations::{Analysis, analyze};
 use crate::tenant::Tenant;
+use crate::tenant::quote_ident;
 
 /// A statement after routing.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +24,31 @@ pub(crate) struct Routed<'a> {
     /// It names a multitenant table, so it goes to the tenant's database (statements on global
     /// tables only go to the default database, which holds system data).
     pub touches_tenant: bool,
+}
+
+/// Where an upsert on an attribute table needs its tenant column in the conflict target, and
+/// that column. Unique keys of attribute tables are per tenant, `(org_id, name)`: a target of
+/// `(name)` alone matches no key (`42P10`), so the column is added, as AshPostgres does. A
+/// target given as `ON CONSTRAINT name` is left as written.
+fn conflict_column(analysis: &Analysis<'_>, registry: &Registry) -> Option<(usize, &'static str)> {
+    let conflict = analysis.conflict.as_ref()?;
+    let info = registry.get(&analysis.relations[conflict.relation].table)?;
+    match info.strategy {
+        Strategy::Attribute { column } if !conflict.columns.iter().any(|c| c == column) => {
+            Some((conflict.insert_at, column))
+        }
+        _ => None,
+    }
+}
+
+/// Copies `sql` up to `at` into `out` (started on first use), then `parts`.
+fn insert(sql: &str, out: &mut Option<String>, copied: &mut usize, at: usize, parts: &[&str]) {
+    let buf = out.get_or_insert_with(|| String::with_capacity(sql.len() + 32));
+    buf.push_str(&sql[*copied..at]);
+    for part in parts {
+        buf.push_str(part);
+    }
+    *copied = at;
 }
 
 /// Routes `sql` for `tenant`.
@@ -41,7 +67,17 @@ pub(crate) fn route_for_tenant<'a>(
     let mut touches_tenant = !analysis.single_dml;
     let mut out: Option<String> = None;
     let mut copied = 0;
+    let mut conflict = conflict_column(&analysis, registry);
     for relation in &analysis.relations {
+        if let Some((at, column)) = conflict.take_if(|(at, _)| *at <= relation.span.start) {
+            insert(
+                sql,
+                &mut out,
+                &mut copied,
+                at,
+                &[&quote_ident(column), ", "],
+            );
+        }
         let Some(info) = registry.get(&relation.table) else {
             continue;
         };
@@ -57,13 +93,25 @@ pub(crate) fn route_for_tenant<'a>(
             }
             (Strategy::Schema, Some(_)) => {}
             (Strategy::Schema, None) => {
-                let buf = out.get_or_insert_with(|| String::with_capacity(sql.len() + 32));
-                buf.push_str(&sql[copied..relation.span.start]);
-                buf.push_str(tenant.quoted_schema());
-                buf.push('.');
-                copied = relation.span.start;
+                let at = relation.span.start;
+                insert(
+                    sql,
+                    &mut out,
+                    &mut copied,
+                    at,
+                    &[tenant.quoted_schema(), "."],
+                );
             }
         }
+    }
+    if let Some((at, column)) = conflict {
+        insert(
+            sql,
+            &mut out,
+            &mut copied,
+            at,
+            &[&quote_ident(column), ", "],
+        );
     }
     let sql = match out {
         Some(mut buf) => {
@@ -126,6 +174,32 @@ mod tests {
         assert_eq!(
             routed.sql,
             r#"SELECT "posts"."id" FROM "org_1"."posts" INNER JOIN "users" ON "users"."id" = "posts"."author_id" LEFT JOIN "org_1"."comments" AS "r0" ON "r0"."post_id" = "posts"."id""#
+        );
+    }
+
+    #[test]
+    fn upserts_on_attribute_tables_name_the_tenant_column() {
+        let routed = |sql| route_for_tenant(sql, &registry(), &org1()).unwrap().sql;
+        assert_eq!(
+            routed(
+                r#"INSERT INTO "memberships" ("role") VALUES ($1) ON CONFLICT ("role") DO UPDATE SET "role" = "excluded"."role""#
+            ),
+            r#"INSERT INTO "memberships" ("role") VALUES ($1) ON CONFLICT ("org_id", "role") DO UPDATE SET "role" = "excluded"."role""#
+        );
+        // Named already, a constraint, or not an attribute table: as written.
+        for sql in [
+            r#"INSERT INTO memberships (role) VALUES ($1) ON CONFLICT (role, org_id) DO NOTHING"#,
+            r#"INSERT INTO memberships (role) VALUES ($1) ON CONFLICT ON CONSTRAINT k DO NOTHING"#,
+            r#"INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING"#,
+        ] {
+            assert_eq!(routed(sql), sql);
+        }
+        // With schema tables before and after the target: every edit in its place.
+        assert_eq!(
+            routed(
+                "WITH p AS (SELECT id FROM posts) INSERT INTO memberships (role) SELECT 'a' FROM p ON CONFLICT (role) DO UPDATE SET role = (SELECT title FROM comments LIMIT 1)"
+            ),
+            r#"WITH p AS (SELECT id FROM "org_1".posts) INSERT INTO memberships (role) SELECT 'a' FROM p ON CONFLICT ("org_id", role) DO UPDATE SET role = (SELECT title FROM "org_1".comments LIMIT 1)"#
         );
     }
 

@@ -34,6 +34,20 @@ pub(crate) struct Analysis<'a> {
     pub sets_session_state: bool,
     /// A statement kind tenant connections refuse (see `refusals`).
     pub refused: Option<super::refusals::Refusal>,
+    /// `INSERT INTO t .. ON CONFLICT (a, b)`: the insert's table and its conflict target.
+    pub conflict: Option<Conflict<'a>>,
+}
+
+/// The column-list conflict target of an upsert (`ON CONFLICT ON CONSTRAINT ..` and targets
+/// with expressions are not recorded: they are left as written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Conflict<'a> {
+    /// The index in [`Analysis::relations`] of the table inserted into.
+    pub relation: usize,
+    /// The target's columns, folded as PostgreSQL folds them.
+    pub columns: Vec<Cow<'a, str>>,
+    /// Where a column can be added: just after the target's `(`.
+    pub insert_at: usize,
 }
 
 const RELATION_KEYWORDS: &[&str] = &[
@@ -80,6 +94,10 @@ pub(crate) fn analyze(sql: &str) -> Analysis<'_> {
     // INTO/TABLE/REFERENCES it is a table followed by its column list.
     let mut call_possible = true;
     let mut from_list_depth: Option<usize> = None;
+    // The relation after the latest `INTO`, the table an `ON CONFLICT` belongs to.
+    let mut into_relation: Option<usize> = None;
+    let mut after_into = false;
+    let mut conflict = None;
     let mut i = 0;
     while i < tokens.len() {
         let kind = &tokens[i].kind;
@@ -105,6 +123,7 @@ pub(crate) fn analyze(sql: &str) -> Analysis<'_> {
             }
             Kind::Word(_) if RELATION_KEYWORDS.iter().any(|k| kind.is_keyword(k)) => {
                 expect_relation = true;
+                after_into = kind.is_keyword("INTO");
                 call_possible = ["FROM", "JOIN", "USING"].iter().any(|k| kind.is_keyword(k));
                 if kind.is_keyword("FROM") {
                     from_list_depth = Some(depth);
@@ -117,11 +136,23 @@ pub(crate) fn analyze(sql: &str) -> Analysis<'_> {
                 expect_relation = false;
                 if let Some((relation, next)) = relation_at(&tokens, i, call_possible) {
                     if !ctes.contains(relation.table.as_ref()) || relation.schema.is_some() {
+                        if after_into {
+                            into_relation = Some(relations.len());
+                        }
                         relations.push(relation);
                     }
                     i = next;
                     continue;
                 }
+            }
+            Kind::Word(_)
+                if kind.is_keyword("CONFLICT")
+                    && i > 0
+                    && tokens[i - 1].kind.is_keyword("ON")
+                    && conflict.is_none() =>
+            {
+                expect_relation = false;
+                conflict = into_relation.and_then(|r| conflict_target(&tokens, i + 1, r));
             }
             Kind::Word(_) => {
                 if FROM_LIST_ENDS.iter().any(|k| kind.is_keyword(k)) {
@@ -154,7 +185,28 @@ pub(crate) fn analyze(sql: &str) -> Analysis<'_> {
         relations,
         single_dml,
         sets_session_state,
+        conflict,
     }
+}
+
+/// Reads `(col, "Col", ..)` at `i`; `None` unless it is a plain column list.
+fn conflict_target<'a>(tokens: &[Token<'a>], i: usize, relation: usize) -> Option<Conflict<'a>> {
+    let open = tokens.get(i).filter(|t| t.kind == Kind::Open)?;
+    let mut columns = Vec::new();
+    let mut j = i + 1;
+    loop {
+        columns.push(ident(tokens.get(j)?)?);
+        match tokens.get(j + 1)?.kind {
+            Kind::Comma => j += 2,
+            Kind::Close => break,
+            _ => return None,
+        }
+    }
+    Some(Conflict {
+        relation,
+        columns,
+        insert_at: open.span.end,
+    })
 }
 
 /// Reads `name`, `schema.name` or `db.schema.name` starting at `i`; `None` for a function call.
@@ -283,6 +335,41 @@ mod tests {
         assert_eq!(tables("SELECT 'FROM posts' FROM x"), ["x"]);
         assert_eq!(tables("select * from Posts"), ["posts"]);
         assert_eq!(tables("SELECT * FROM ONLY \"Mixed\""), ["Mixed"]);
+    }
+
+    #[test]
+    fn finds_conflict_targets() {
+        let sql = r#"INSERT INTO "tags" ("name") VALUES ($1) ON CONFLICT ("name") DO UPDATE SET "name" = "excluded"."name""#;
+        let a = analyze(sql);
+        let c = a.conflict.unwrap();
+        assert_eq!(a.relations[c.relation].table, "tags");
+        assert_eq!(c.columns, ["name"]);
+        assert!(sql[..c.insert_at].ends_with("ON CONFLICT ("));
+        let c = analyze("insert into t (a, b) values (1, 2) on conflict (A, \"B\") do nothing")
+            .conflict
+            .unwrap();
+        assert_eq!(c.columns, ["a", "B"]);
+        // Left as written: constraint names, expressions, no target, no insert.
+        assert!(
+            analyze("INSERT INTO t VALUES (1) ON CONFLICT ON CONSTRAINT k DO NOTHING")
+                .conflict
+                .is_none()
+        );
+        assert!(
+            analyze("INSERT INTO t VALUES (1) ON CONFLICT (lower(a)) DO NOTHING")
+                .conflict
+                .is_none()
+        );
+        assert!(
+            analyze("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING")
+                .conflict
+                .is_none()
+        );
+        assert!(
+            analyze("SELECT 'ON CONFLICT (a)' FROM t")
+                .conflict
+                .is_none()
+        );
     }
 
     #[test]
