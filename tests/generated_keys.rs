@@ -139,7 +139,7 @@ async fn a_managing_row_with_a_database_generated_key_is_provisioned() {
     let conn = db.with_tenant(acme.tenant());
     assert_eq!(
         space::Entity::find().all(&conn).await.unwrap(),
-        [acme.clone()]
+        std::slice::from_ref(&acme)
     );
     conn.execute_unprepared("INSERT INTO notes (body) VALUES ('hello')")
         .await
