@@ -99,3 +99,131 @@ async fn two_migrate_processes_apply_each_migration_once() {
     );
     assert_eq!(SaasApp.all_tenants(&app.raw).await.unwrap(), tenants);
 }
+
+fn run(url: &str, args: &[&str]) -> (bool, String) {
+    let output = saas_app(url, args).wait_with_output().unwrap();
+    (output.status.success(), text(&output))
+}
+
+fn json(url: &str) -> serde_json::Value {
+    let (ok, out) = run(url, &["status", "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// `migrate` says what it applied to `public`; `status` shows the public set like a tenant's
+/// and the orphan schemas, which `tenants prune` archives or drops (and refuses without --yes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_set_and_orphans_through_the_binary() {
+    use sea_orm::ConnectionTrait;
+    use sea_orm_migration::MigratorTrait;
+    let database = sea_tenancy::testing::TestDatabase::create().await;
+    let url = database.url();
+    let (ok, out) = run(url, &["status", "--json"]);
+    assert!(ok, "{out}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let total = migrations::Migrator::migrations().len();
+    assert_eq!(status["public"]["applied"], 0);
+    assert_eq!(status["public"]["pending"], total);
+    let (ok, _) = run(url, &["status", "--check"]);
+    assert!(!ok, "a pending public set fails --check");
+
+    let (ok, out) = run(url, &["migrate"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("public: {total} migration(s) applied")),
+        "{out}"
+    );
+    let (ok, out) = run(url, &["migrate"]);
+    assert!(ok && out.contains("public: up to date"), "{out}");
+    let status = json(url);
+    assert_eq!(status["public"]["applied"], total);
+    assert_eq!(status["public"]["pending"], 0);
+    assert_eq!(status["public"]["state"], "current");
+    assert_eq!(status["orphans"], serde_json::json!([]));
+
+    // A real tenant, and two schemas no organization names.
+    let raw = database.connect().await;
+    let acme = provision(
+        &SaasApp,
+        &raw,
+        organization::ActiveModel {
+            name: Set("Acme".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    raw.execute_unprepared(
+        "CREATE SCHEMA org_998; CREATE TABLE org_998.seaql_migrations (version text PRIMARY KEY);
+         CREATE SCHEMA org_999; CREATE TABLE org_999.seaql_migrations (version text PRIMARY KEY);
+         CREATE TABLE org_999.notes (body text); INSERT INTO org_999.notes VALUES ('keep me');
+         CREATE SCHEMA reports",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        json(url)["orphans"],
+        serde_json::json!(["org_998", "org_999"])
+    );
+    let (ok, out) = run(url, &["status"]);
+    assert!(
+        ok && out.contains("orphan schemas") && out.contains("org_999"),
+        "{out}"
+    );
+
+    // Without --yes: listed, nothing changed.
+    let (ok, out) = run(url, &["tenants", "prune"]);
+    assert!(
+        !ok && out.contains("without --yes") && out.contains("org_998"),
+        "{out}"
+    );
+    assert_eq!(
+        json(url)["orphans"],
+        serde_json::json!(["org_998", "org_999"])
+    );
+
+    let (ok, out) = run(url, &["tenants", "prune", "--archive", "--yes"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("org_999: archived as archived_org_999"),
+        "{out}"
+    );
+    assert_eq!(json(url)["orphans"], serde_json::json!([]));
+    let kept = raw
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT body FROM archived_org_999.notes",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.try_get::<String>("", "body").unwrap(), "keep me");
+
+    raw.execute_unprepared(
+        "CREATE SCHEMA org_997; CREATE TABLE org_997.seaql_migrations (version text)",
+    )
+    .await
+    .unwrap();
+    let (ok, out) = run(url, &["tenants", "prune", "--yes"]);
+    assert!(ok && out.contains("org_997: dropped"), "{out}");
+    let left: Vec<String> = raw
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'org%' OR nspname LIKE 'archived%' OR nspname = 'reports' ORDER BY 1",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("", "n").unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "archived_org_998".to_owned(),
+            "archived_org_999".to_owned(),
+            acme.tenant().schema().to_owned(),
+            "reports".to_owned()
+        ]
+    );
+}

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
 use crate::placement::{Placement, catalog, run as across};
@@ -140,10 +141,18 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         } => {
             let placement = placement(app, &db).await?;
             if !tenants_only {
-                crate::migrate::migrate_public(app, &db)
+                let applied = crate::migrate::migrate_public(app, &db)
                     .await
-                    .map_err(|e| format!("public migrations failed: {e}"))?;
-                println!("public: up to date");
+                    .map_err(|e| format!("public migrations failed, none applied: {e}"))?;
+                if applied.is_empty() {
+                    println!("public: up to date");
+                } else {
+                    println!(
+                        "public: {} migration(s) applied: {}",
+                        applied.len(),
+                        applied.join(", ")
+                    );
+                }
             }
             if public_only {
                 return Ok(true);
@@ -206,16 +215,35 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             Ok(failed == 0)
         }
         Command::Status { check, json } => {
-            let placement = placement(app, &db).await?;
-            let all = all(app, &db).await?;
-            let groups = across::status_all::<A>(&db, placement.as_ref(), &all).await?;
-            if json {
-                println!("{}", status_output::json(&groups));
+            let public = crate::migrate::public_status::<A::PublicMigrator, _>(&db)
+                .await
+                .map_err(|e| format!("cannot read the public set's status: {e}"))?;
+            // A database never migrated has no tenants yet (and no table to list them from).
+            let all = if public.applied == 0 {
+                Vec::new()
             } else {
-                print!("{}", status_output::table(&groups));
+                all(app, &db).await?
+            };
+            let placement = placement(app, &db).await?;
+            let groups = across::status_all::<A>(&db, placement.as_ref(), &all).await?;
+            let tracking = A::TenantMigrator::migration_table_name().to_string();
+            let orphans = crate::migrate::orphans(&db, &tracking, &all)
+                .await
+                .map_err(|e| format!("cannot look for orphan schemas: {e}"))?;
+            let shown = status_output::Shown {
+                public: &public,
+                groups: &groups,
+                orphans: &orphans,
+            };
+            if json {
+                println!("{}", status_output::json(&shown));
+            } else {
+                print!("{}", status_output::table(&shown));
             }
             let unreachable = groups.iter().any(|g| g.result.is_err());
-            Ok(!unreachable && (!check || status_output::lagging(&groups) == 0))
+            let lagging = status_output::lagging(&groups) > 0
+                || public.state != crate::migrate::State::Current;
+            Ok(!unreachable && (!check || !lagging))
         }
         Command::Rollback { tenants, steps } => {
             let placement = placement(app, &db).await?;

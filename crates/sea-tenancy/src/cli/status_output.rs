@@ -3,11 +3,21 @@
 
 use serde_json::json;
 
-use crate::migrate::TenantStatus;
+use crate::migrate::{PublicStatus, TenantStatus};
 use crate::placement::run::PerDatabase;
 
 /// `status` of the tenants of every database.
 pub(super) type Statuses = [PerDatabase<Vec<TenantStatus>>];
+
+/// Everything `status` shows.
+pub(super) struct Shown<'a> {
+    /// The public set of the app's database.
+    pub public: &'a PublicStatus,
+    /// The tenants, by database.
+    pub groups: &'a Statuses,
+    /// Tenant schemas of the app's database that no tenant list names.
+    pub orphans: &'a [String],
+}
 
 /// Tenants that are not current, unreachable ones included.
 pub(super) fn lagging(groups: &Statuses) -> usize {
@@ -23,7 +33,8 @@ pub(super) fn lagging(groups: &Statuses) -> usize {
         .sum()
 }
 
-pub(super) fn table(groups: &Statuses) -> String {
+pub(super) fn table(shown: &Shown<'_>) -> String {
+    let (groups, public) = (shown.groups, shown.public);
     let mut rows = vec![[
         "tenant".to_owned(),
         "database".to_owned(),
@@ -32,6 +43,14 @@ pub(super) fn table(groups: &Statuses) -> String {
         "state".to_owned(),
         "last version".to_owned(),
     ]];
+    rows.push([
+        "public".to_owned(),
+        crate::placement::DEFAULT_DATABASE.to_owned(),
+        public.applied.to_string(),
+        public.pending.to_string(),
+        public.state.as_str().to_owned(),
+        public.last.clone().unwrap_or_else(|| "-".to_owned()),
+    ]);
     let mut problems = Vec::new();
     for group in groups {
         match &group.result {
@@ -79,6 +98,12 @@ pub(super) fn table(groups: &Statuses) -> String {
         out.push_str(&p);
         out.push('\n');
     }
+    if !shown.orphans.is_empty() {
+        out.push_str(&format!(
+            "orphan schemas (no tenant names them; `tenants prune` drops or archives them): {}\n",
+            shown.orphans.join(", ")
+        ));
+    }
     let total: usize = groups.iter().map(|g| g.tenants.len()).sum();
     out.push_str(&format!("{total} tenants, {} not current", lagging(groups)));
     if groups.len() > 1 {
@@ -88,7 +113,8 @@ pub(super) fn table(groups: &Statuses) -> String {
     out
 }
 
-pub(super) fn json(groups: &Statuses) -> String {
+pub(super) fn json(shown: &Shown<'_>) -> String {
+    let (groups, public) = (shown.groups, shown.public);
     let mut tenants = Vec::new();
     let mut databases = Vec::new();
     for group in groups {
@@ -124,6 +150,18 @@ pub(super) fn json(groups: &Statuses) -> String {
             })),
         }
     }
-    serde_json::to_string_pretty(&json!({ "databases": databases, "tenants": tenants }))
-        .expect("JSON of plain values")
+    let public = json!({
+        "database": crate::placement::DEFAULT_DATABASE,
+        "applied": public.applied,
+        "pending": public.pending,
+        "state": public.state.as_str(),
+        "last_version": public.last,
+    });
+    serde_json::to_string_pretty(&json!({
+        "public": public,
+        "databases": databases,
+        "tenants": tenants,
+        "orphans": shown.orphans,
+    }))
+    .expect("JSON of plain values")
 }

@@ -1,4 +1,4 @@
-//! `tenants list | create | rename | drop`: tenant schemas by hand.
+//! `tenants list | create | rename | move | prune | drop`: tenant schemas by hand.
 //!
 //! Apps whose tenants are rows of a `ManageTenant` entity create, rename and delete them with
 //! `sea_tenancy::manage`; these commands work on the schemas themselves (repairs, apps that list
@@ -58,6 +58,16 @@ pub enum TenantsCommand {
         #[arg(long, default_value = "auto", requires = "node")]
         mode: String,
     },
+    /// Drop (or, with --archive, rename to `archived_<schema>`) every orphan schema: tenant
+    /// schemas no tenant list names (`status` lists them), with their roles.
+    Prune {
+        /// Keep the data: rename each schema to `archived_<schema>` instead of dropping it.
+        #[arg(long)]
+        archive: bool,
+        /// Really do it (without: list what would be pruned).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Drop a tenant schema and everything in it.
     Drop {
         /// The schema name.
@@ -78,7 +88,9 @@ pub(super) async fn execute<A: TenancyApp>(
             TenantsCommand::Create { .. } => Some("sea_tenancy::manage::provision"),
             TenantsCommand::Rename { .. } => Some("sea_tenancy::manage::update_tenant"),
             TenantsCommand::Drop { .. } => Some("sea_tenancy::manage::delete_tenant"),
-            TenantsCommand::List | TenantsCommand::Move { .. } => None,
+            TenantsCommand::List | TenantsCommand::Move { .. } | TenantsCommand::Prune { .. } => {
+                None
+            }
         };
         if let Some(function) = function {
             let tables: Vec<&str> = crate::registry::manage_tenant_tables()
@@ -204,6 +216,7 @@ pub(super) async fn execute<A: TenancyApp>(
                 report.from, report.to
             );
         }
+        TenantsCommand::Prune { archive, yes } => return prune(app, db, archive, yes).await,
         TenantsCommand::Drop { name, yes } => {
             let tenant = tenant(&name)?;
             let roles = role_setup(app, db).await?;
@@ -225,6 +238,79 @@ pub(super) async fn execute<A: TenancyApp>(
             mirror::forget(&txn, &tenant).await.map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             println!("{tenant}: dropped");
+        }
+    }
+    Ok(true)
+}
+
+/// `tenants prune`: each orphan in a transaction of its own, under its tenant lock, checked
+/// again against a tenant list read after the lock is held (a tenant provisioned meanwhile is
+/// not pruned).
+async fn prune<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+    archive: bool,
+    yes: bool,
+) -> Result<bool, String> {
+    use sea_orm_migration::MigratorTrait;
+    let tracking = A::TenantMigrator::migration_table_name().to_string();
+    let all = super::all(app, db).await?;
+    let orphans = crate::migrate::orphans(db, &tracking, &all)
+        .await
+        .map_err(db_err)?;
+    let verb = if archive { "archive" } else { "drop" };
+    if orphans.is_empty() {
+        println!("no orphan schemas");
+        return Ok(true);
+    }
+    if !yes {
+        return Err(format!(
+            "{} orphan schema(s): {}; refusing to {verb} them without --yes",
+            orphans.len(),
+            orphans.join(", ")
+        ));
+    }
+    let roles = role_setup(app, db).await?;
+    for name in orphans {
+        let tenant = tenant(&name)?;
+        let archived = if archive {
+            let archived = format!("{}{name}", crate::migrate::orphans::ARCHIVE_PREFIX);
+            Some(Tenant::from_schema(&archived).map_err(|e| {
+                format!("cannot archive `{name}` as `{archived}`: {e}; drop it instead")
+            })?)
+        } else {
+            None
+        };
+        let txn = db.begin().await.map_err(db_err)?;
+        lock(&txn, tenant.schema()).await.map_err(db_err)?;
+        let now = super::all(app, db).await?;
+        if !crate::migrate::orphans(&txn, &tracking, &now)
+            .await
+            .map_err(db_err)?
+            .contains(&name)
+        {
+            println!("{tenant}: no longer an orphan, left alone");
+            continue;
+        }
+        let fate = match &archived {
+            Some(to) => format!(
+                "ALTER SCHEMA {} RENAME TO {}",
+                tenant.quoted_schema(),
+                to.quoted_schema()
+            ),
+            None => format!("DROP SCHEMA {} CASCADE", tenant.quoted_schema()),
+        };
+        txn.execute_unprepared(&format!(
+            "{}\n{fate}",
+            role::drop_sql(&roles.names, &tenant)
+        ))
+        .await
+        .map_err(|e| format!("cannot {verb} `{tenant}`, left unchanged: {e}"))?;
+        mirror::forget(&txn, &tenant).await.map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        match archived {
+            Some(to) => println!("{tenant}: archived as {to}"),
+            None => println!("{tenant}: dropped"),
         }
     }
     Ok(true)

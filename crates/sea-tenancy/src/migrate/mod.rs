@@ -8,6 +8,8 @@
 //!   version, and running again resumes.
 
 pub mod mirror;
+pub mod orphans;
+pub mod public;
 pub mod rollback;
 pub(crate) mod script;
 pub mod status;
@@ -25,6 +27,8 @@ use crate::manage::{apply_tenant_set, replay};
 use crate::registry::Registry;
 use crate::roles::{install, tenant as role};
 use crate::tenant::Tenant;
+pub use orphans::orphans;
+pub use public::{PublicStatus, public_status};
 pub use status::{State, TenantStatus, status, versions};
 
 /// What migrating one tenant did.
@@ -55,11 +59,12 @@ impl Report {
 }
 
 /// Applies the public set, then installs the app's roles and (re-)grants what they may do in
-/// `public` (see [`crate::roles::install`]), in one transaction.
+/// `public` (see [`crate::roles::install`]), in one transaction. Returns the names of the
+/// migrations it applied (empty when the set was current).
 pub async fn migrate_public<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
-) -> Result<(), TenancyError> {
+) -> Result<Vec<String>, TenancyError> {
     let roles = Setup::of(app, db).await?;
     migrate_public_with(app, db, &roles).await
 }
@@ -70,7 +75,7 @@ pub(crate) async fn migrate_public_with<A: TenancyApp>(
     app: &A,
     db: &DatabaseConnection,
     roles: &Setup,
-) -> Result<(), TenancyError> {
+) -> Result<Vec<String>, TenancyError> {
     // One public migrator at a time across processes.
     let txn = db.begin().await?;
     lock(&txn, "public").await?;
@@ -79,11 +84,17 @@ pub(crate) async fn migrate_public_with<A: TenancyApp>(
         // one connection per node for the whole transaction.
         crate::session::set_local(&txn, "citus.multi_shard_modify_mode", "sequential").await?;
     }
+    // Read under the lock: what this run applies, not what a concurrent one did.
+    let applied: Vec<String> = A::PublicMigrator::get_pending_migrations(&txn)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
     A::PublicMigrator::up(&txn, None).await?;
     let registry = Registry::global()?;
     install(&txn, roles, &registry, |t| app.tenant_access(t)).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(applied)
 }
 
 /// Brings every tenant of `tenants` up to date with the tenant set, `jobs` at a time. Calls
