@@ -100,6 +100,26 @@ pub enum TenancyError {
         /// Its primary-key column.
         column: String,
     },
+    /// `provision` was given a transaction of the caller's, but a tenant migration must run
+    /// outside any transaction.
+    #[error(
+        "sea-tenancy: tenant migration `{migration}` runs outside a transaction (`use_transaction() == Some(false)`), which cannot happen inside the transaction given to `provision`; call `provision` with the `DatabaseConnection` (it then applies the migrations before `{migration}` with the row, and the rest right after); nothing was created"
+    )]
+    OutsideTransaction {
+        /// The first such migration of the tenant set.
+        migration: String,
+    },
+    /// `provision` created the tenant (row, schema, role and the migrations before the first
+    /// one that runs outside a transaction), then a later migration failed.
+    #[error(
+        "sea-tenancy: tenant `{tenant}` was created, but it is behind: {source} Run `migrate` (or `migrate --tenant {tenant}`) once the cause is fixed"
+    )]
+    ProvisionIncomplete {
+        /// The tenant's schema.
+        tenant: String,
+        /// What failed.
+        source: sea_orm::DbErr,
+    },
     /// The template changed but the entity has `update = false`.
     #[error(
         "sea-tenancy: this change would move the tenant from schema `{from}` to `{to}`, but the entity is declared with `update = false`; nothing was changed"

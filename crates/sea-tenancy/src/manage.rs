@@ -107,15 +107,44 @@ where
     M: ActiveModelTrait + ActiveModelBehavior + Send,
     M::Entity: ManageTenant,
     <M::Entity as EntityTrait>::Model: IntoActiveModel<M>,
-    C: TransactionTrait<Transaction = DatabaseTransaction>,
+    C: TransactionTrait<Transaction = DatabaseTransaction> + 'static,
 {
     type E<M> = <M as ActiveModelTrait>::Entity;
     let txn = db.begin().await?;
     let restore = enter_provisioning(&txn).await?;
     let setup = restore.setup(app)?;
+    // A tenant migration that must run outside a transaction: the ones before it go in this
+    // transaction, it and the rest right after the commit (on the app's connection, not a
+    // caller's transaction, which cannot be left).
+    let outside = if E::<M>::CREATE {
+        crate::migrate::outside::first::<A::TenantMigrator>()
+    } else {
+        None
+    };
+    let after_commit = match &outside {
+        Some((_, name)) => Some(
+            (db as &dyn std::any::Any)
+                .downcast_ref::<sea_orm::DatabaseConnection>()
+                .ok_or_else(|| TenancyError::OutsideTransaction {
+                    migration: name.clone(),
+                })?,
+        ),
+        None => None,
+    };
     let model = row.insert(&txn).await.map_err(key_missing::<E<M>>)?;
     let tenant = E::<M>::tenant_of(&model)?;
-    if E::<M>::CREATE {
+    if let Some((before, _)) = &outside {
+        create_schema(&txn, &tenant, setup.citus).await?;
+        let roles = role::provision_sql(&setup.names, &setup.secret, &tenant);
+        txn.execute_unprepared(&roles).await?;
+        session::search_path(&txn, &tenant).await?;
+        A::TenantMigrator::install(&txn).await?;
+        if *before > 0 {
+            A::TenantMigrator::up(&txn, Some(*before as u32)).await?;
+        }
+        txn.execute_unprepared(&mirror::sync_sql(&tenant, setup.citus))
+            .await?;
+    } else if E::<M>::CREATE {
         create_schema(&txn, &tenant, setup.citus).await?;
         let roles = role::provision_sql(&setup.names, &setup.secret, &tenant);
         apply_tenant_set::<A::TenantMigrator>(&txn, &tenant, &roles, true, setup.citus).await?;
@@ -126,6 +155,14 @@ where
     }
     leave_provisioning(&txn, &restore).await?;
     txn.commit().await?;
+    if let Some(conn) = after_commit {
+        crate::migrate::outside::migrate::<A::TenantMigrator>(conn, &tenant, &setup, false)
+            .await
+            .map_err(|source| TenancyError::ProvisionIncomplete {
+                tenant: tenant.schema().to_owned(),
+                source,
+            })?;
+    }
     Ok(model)
 }
 

@@ -173,6 +173,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
             .await?;
             bar.finish();
             let (mut updated, mut applied_total, mut current, mut failed) = (0, 0, 0, 0);
+            let mut outside = 0;
             for group in &groups {
                 let name = group.name();
                 let report = match &group.result {
@@ -196,6 +197,11 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
                     .iter()
                     .filter_map(|o| o.result.as_ref().ok().copied())
                     .collect();
+                outside += report
+                    .outcomes
+                    .iter()
+                    .map(|o| o.outside_transaction)
+                    .sum::<usize>();
                 let n = applied.iter().filter(|n| **n > 0).count();
                 updated += n;
                 applied_total += applied.iter().sum::<usize>();
@@ -212,6 +218,11 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
                 "tenants: {updated} updated ({applied_total} migrations applied), {current} already current, {failed} failed, {} total",
                 selected.len()
             );
+            if outside > 0 {
+                println!(
+                    "{outside} of the applied migrations ran outside a transaction (use_transaction = false): each tenant's migrations committed one by one, under the tenant's lock"
+                );
+            }
             Ok(failed == 0)
         }
         Command::Status { check, json } => {

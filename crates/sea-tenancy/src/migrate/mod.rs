@@ -9,6 +9,7 @@
 
 pub mod mirror;
 pub mod orphans;
+pub(crate) mod outside;
 pub mod public;
 pub mod rollback;
 pub(crate) mod script;
@@ -38,6 +39,9 @@ pub struct TenantOutcome {
     pub tenant: Tenant,
     /// How many migrations were applied, or why the tenant was left unchanged.
     pub result: Result<usize, DbErr>,
+    /// Of the applied migrations, how many ran outside a transaction
+    /// (`use_transaction() == Some(false)`; see [`migrate_tenant`]).
+    pub outside_transaction: usize,
 }
 
 /// The result of a run over many tenants.
@@ -128,6 +132,7 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
             let outcome = TenantOutcome {
                 tenant: st.tenant,
                 result: Err(DbErr::Custom(blocker)),
+                outside_transaction: 0,
             };
             on_done(&outcome);
             report.outcomes.push(outcome);
@@ -139,8 +144,19 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
     }
     let mut done: Vec<(usize, TenantOutcome)> = futures::stream::iter(work)
         .map(|(i, tenant)| async move {
-            let result = migrate_tenant::<A>(db, &tenant, roles).await;
-            (i, TenantOutcome { tenant, result })
+            let (result, outside_transaction) =
+                match migrate_or_create::<A>(db, &tenant, roles, false).await {
+                    Ok((applied, outside)) => (Ok(applied), outside),
+                    Err(e) => (Err(e), 0),
+                };
+            (
+                i,
+                TenantOutcome {
+                    tenant,
+                    result,
+                    outside_transaction,
+                },
+            )
         })
         .buffer_unordered(jobs.max(1))
         .inspect(|(_, outcome)| on_done(outcome))
@@ -153,12 +169,17 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
 
 /// Migrates one tenant in a transaction of its own, creating its schema (and role) if needed;
 /// returns how many migrations it applied.
+///
+/// When a pending migration must run outside a transaction (`use_transaction() ==
+/// Some(false)`, e.g. `CREATE INDEX CONCURRENTLY`), the tenant is migrated on a connection of
+/// its own under the tenant's lock, each migration committing on its own; a failure names the
+/// migration, and what ran before it stays applied (see `migrate/outside.rs`).
 pub async fn migrate_tenant<A: TenancyApp>(
     db: &DatabaseConnection,
     tenant: &Tenant,
     roles: &Setup,
 ) -> Result<usize, DbErr> {
-    migrate_or_create::<A>(db, tenant, roles, false).await
+    Ok(migrate_or_create::<A>(db, tenant, roles, false).await?.0)
 }
 
 /// Creates `tenant` — schema, role, every tenant migration — in one transaction: a schema that
@@ -169,17 +190,24 @@ pub async fn create_tenant<A: TenancyApp>(
     tenant: &Tenant,
     roles: &Setup,
 ) -> Result<usize, DbErr> {
-    migrate_or_create::<A>(db, tenant, roles, true).await
+    Ok(migrate_or_create::<A>(db, tenant, roles, true).await?.0)
 }
 
+/// Migrations applied, and how many of them outside a transaction.
 async fn migrate_or_create<A: TenancyApp>(
     db: &DatabaseConnection,
     tenant: &Tenant,
     roles: &Setup,
     create: bool,
-) -> Result<usize, DbErr> {
-    let txn = db.begin().await?;
-    lock(&txn, tenant.schema()).await?;
+) -> Result<(usize, usize), DbErr> {
+    let outside = outside::names::<A::TenantMigrator>();
+    let txn = if outside.is_empty() {
+        let txn = db.begin().await?;
+        lock(&txn, tenant.schema()).await?;
+        txn
+    } else {
+        outside::locked_transaction(db, tenant.schema()).await?
+    };
     if create {
         crate::manage::create_schema(&txn, tenant, roles.citus).await?;
     }
@@ -189,6 +217,13 @@ async fn migrate_or_create<A: TenancyApp>(
         .remove(0);
     if let Some(blocker) = before.blocker() {
         return Err(DbErr::Custom(blocker));
+    }
+    if !outside.is_empty()
+        && (!before.tracked || outside::pending_in(&txn, tenant, &outside).await?)
+    {
+        txn.rollback().await?;
+        let done = outside::migrate::<A::TenantMigrator>(db, tenant, roles, create).await?;
+        return Ok((done.applied, done.outside));
     }
     if before.state == State::MissingSchema {
         crate::manage::create_schema(&txn, tenant, roles.citus).await?;
@@ -218,11 +253,11 @@ async fn migrate_or_create<A: TenancyApp>(
         }
     }
     txn.commit().await?;
-    Ok(before.pending)
+    Ok((before.pending, 0))
 }
 
 /// The versions recorded in `tenant`'s tracking table.
-async fn applied_versions<C: ConnectionTrait>(
+pub(crate) async fn applied_versions<C: ConnectionTrait>(
     txn: &C,
     tenant: &Tenant,
 ) -> Result<HashSet<String>, DbErr> {

@@ -131,7 +131,11 @@ pub async fn rollback<A: TenancyApp>(
         let mut outcomes = Vec::with_capacity(tenants.len());
         for tenant in tenants {
             let result = rollback_tenant::<A::TenantMigrator>(&db, &tenant, steps).await;
-            outcomes.push(TenantOutcome { tenant, result });
+            outcomes.push(TenantOutcome {
+                tenant,
+                result,
+                outside_transaction: 0,
+            });
         }
         Ok(outcomes)
     })
