@@ -7,7 +7,7 @@ use syn::{Data, DeriveInput, Fields, LitStr};
 
 enum Strategy {
     Schema,
-    Attribute { column: LitStr },
+    Attribute { column: LitStr, global_rows: bool },
 }
 
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
@@ -66,6 +66,7 @@ fn parse_attribute(input: &DeriveInput, fields: &[String]) -> syn::Result<Strate
 
     let mut strategy: Option<LitStr> = None;
     let mut column: Option<LitStr> = None;
+    let mut global_rows: Option<syn::Path> = None;
     attr.parse_nested_meta(|meta| {
         if meta.path.is_ident("strategy") {
             strategy = Some(meta.value()?.parse()?);
@@ -73,8 +74,13 @@ fn parse_attribute(input: &DeriveInput, fields: &[String]) -> syn::Result<Strate
         } else if meta.path.is_ident("column") {
             column = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("global_rows") {
+            global_rows = Some(meta.path.clone());
+            Ok(())
         } else {
-            Err(meta.error("unknown key: #[multitenant(..)] accepts `strategy` and `column`"))
+            Err(meta.error(
+                "unknown key: #[multitenant(..)] accepts `strategy`, `column` and `global_rows`",
+            ))
         }
     })?;
 
@@ -90,6 +96,12 @@ fn parse_attribute(input: &DeriveInput, fields: &[String]) -> syn::Result<Strate
                 return Err(syn::Error::new(
                     column.span(),
                     "`column` only applies to strategy = \"attribute\"; schema-strategy tables have no tenant column",
+                ));
+            }
+            if let Some(path) = global_rows {
+                return Err(syn::Error::new_spanned(
+                    path,
+                    "`global_rows` only applies to strategy = \"attribute\": rows without a tenant live in a table's tenant column",
                 ));
             }
             Ok(Strategy::Schema)
@@ -111,7 +123,10 @@ fn parse_attribute(input: &DeriveInput, fields: &[String]) -> syn::Result<Strate
                     ),
                 ));
             }
-            Ok(Strategy::Attribute { column })
+            Ok(Strategy::Attribute {
+                column,
+                global_rows: global_rows.is_some(),
+            })
         }
         other => Err(syn::Error::new(
             strategy.span(),
@@ -123,7 +138,7 @@ fn parse_attribute(input: &DeriveInput, fields: &[String]) -> syn::Result<Strate
 fn render(strategy: &Strategy) -> TokenStream {
     let (strategy_expr, column_check) = match strategy {
         Strategy::Schema => (quote!(::sea_tenancy::Strategy::Schema), TokenStream::new()),
-        Strategy::Attribute { column } => {
+        Strategy::Attribute { column, .. } => {
             let variant = syn::Ident::new(&column.value().to_upper_camel_case(), column.span());
             (
                 quote!(::sea_tenancy::Strategy::Attribute { column: #column }),
@@ -136,15 +151,24 @@ fn render(strategy: &Strategy) -> TokenStream {
             )
         }
     };
+    let global_rows = matches!(
+        strategy,
+        Strategy::Attribute {
+            global_rows: true,
+            ..
+        }
+    );
     quote! {
         impl ::sea_tenancy::Multitenant for Entity {
             const STRATEGY: ::sea_tenancy::Strategy = #strategy_expr;
+            const GLOBAL_ROWS: bool = #global_rows;
         }
 
         ::sea_tenancy::__private::inventory::submit! {
             ::sea_tenancy::registry::RegisteredEntity {
                 table_name: || <Entity as ::sea_tenancy::__private::sea_orm::EntityName>::table_name(&Entity),
                 strategy: #strategy_expr,
+                global_rows: #global_rows,
                 module: ::core::module_path!(),
             }
         }

@@ -35,6 +35,9 @@ impl Strategy {
 pub trait Multitenant: sea_orm::EntityTrait {
     /// How this entity's rows are kept apart.
     const STRATEGY: Strategy;
+    /// Attribute strategy with `global_rows`: a row whose tenant column is NULL is shared —
+    /// every tenant reads it, only the global connection writes it.
+    const GLOBAL_ROWS: bool = false;
 }
 
 /// One entity as the derive registers it. Built only by the derive macro.
@@ -44,6 +47,8 @@ pub struct RegisteredEntity {
     pub table_name: fn() -> &'static str,
     /// Its strategy.
     pub strategy: Strategy,
+    /// Rows with a NULL tenant column are shared (see [`Multitenant::GLOBAL_ROWS`]).
+    pub global_rows: bool,
     /// Where it is declared (`module_path!()`), for error messages.
     pub module: &'static str,
 }
@@ -80,6 +85,8 @@ pub fn manage_tenant_tables() -> Vec<(&'static str, &'static [&'static str])> {
 pub struct TableTenancy {
     /// The table's strategy.
     pub strategy: Strategy,
+    /// Rows with a NULL tenant column are shared (see [`Multitenant::GLOBAL_ROWS`]).
+    pub global_rows: bool,
     /// The module declaring its entity.
     pub module: &'static str,
 }
@@ -129,10 +136,14 @@ impl Registry {
             let table = (entry.table_name)();
             let info = TableTenancy {
                 strategy: entry.strategy,
+                global_rows: entry.global_rows,
                 module: entry.module,
             };
             match tables.get(table) {
-                Some(existing) if existing.strategy != info.strategy => {
+                Some(existing)
+                    if existing.strategy != info.strategy
+                        || existing.global_rows != info.global_rows =>
+                {
                     return Err(RegistryError {
                         table,
                         first: existing.strategy,
@@ -156,6 +167,20 @@ impl Registry {
             table,
             TableTenancy {
                 strategy,
+                global_rows: false,
+                module: "<registered by hand>",
+            },
+        );
+        self
+    }
+
+    /// [`Registry::with_table`] for an attribute table with shared rows (`global_rows`).
+    pub fn with_global_rows(mut self, table: &'static str, column: &'static str) -> Self {
+        self.tables.insert(
+            table,
+            TableTenancy {
+                strategy: Strategy::Attribute { column },
+                global_rows: true,
                 module: "<registered by hand>",
             },
         );

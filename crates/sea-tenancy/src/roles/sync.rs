@@ -46,6 +46,7 @@ pub async fn sync<A: TenancyApp>(
     install(&txn, roles, &registry, |t| app.tenant_access(t)).await?;
     let mut report = SyncReport::default();
     for (table, column) in registry.attribute_tables() {
+        let global_rows = registry.get(table).is_some_and(|t| t.global_rows);
         let present = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -57,7 +58,8 @@ pub async fn sync<A: TenancyApp>(
             .transpose()?
             .unwrap_or(false);
         if present {
-            crate::rls::enable_tenant_isolation(&txn, table, column).await?;
+            // Policies only: the column's default is the migrations' business (kept or stamped).
+            crate::rls::reinstall_policies(&txn, table, column, global_rows).await?;
             report.attribute_tables += 1;
         }
     }
