@@ -65,6 +65,7 @@ fn new_table(name: &str, tenancy: Tenancy) -> Table {
         foreign_keys: Vec::new(),
         omitted_foreign_keys: Vec::new(),
         keep_tenant_default: false,
+        global_rows: false,
     }
 }
 

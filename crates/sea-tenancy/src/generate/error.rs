@@ -21,7 +21,7 @@ pub enum GenerateError {
     },
     /// The composite foreign key of an attribute entity needs a NOT NULL tenant column.
     #[error(
-        "entity `{entity}` (table `{table}`): tenant column `{column}` is nullable; attribute-strategy tables need a NOT NULL tenant column (make the field non-optional) so composite foreign keys are always checked"
+        "entity `{entity}` (table `{table}`): tenant column `{column}` is nullable; attribute-strategy tables need a NOT NULL tenant column (make the field non-optional) so composite foreign keys are always checked — or, if rows without a tenant are meant to be shared by all tenants, declare them: #[multitenant(strategy = \"attribute\", column = \"{column}\", global_rows)]"
     )]
     NullableTenantColumn {
         /// The entity's module path.

@@ -241,13 +241,20 @@ async fn run<C: ConnectionTrait>(db: &C, step: &Step) -> Result<(), DbErr> {
             table,
             column,
             keep_default,
-        } => {
-            if *keep_default {
-                crate::rls::enable_tenant_isolation_keep_default(db, table, column).await?;
-            } else {
-                crate::rls::enable_tenant_isolation(db, table, column).await?;
+            global_rows,
+        } => match (*global_rows, *keep_default) {
+            (false, true) => {
+                crate::rls::enable_tenant_isolation_keep_default(db, table, column).await?
             }
-        }
+            (false, false) => crate::rls::enable_tenant_isolation(db, table, column).await?,
+            (true, true) => {
+                crate::rls::enable_tenant_isolation_with_global_rows_keep_default(db, table, column)
+                    .await?
+            }
+            (true, false) => {
+                crate::rls::enable_tenant_isolation_with_global_rows(db, table, column).await?
+            }
+        },
         Step::DisableIsolation { table, column } => {
             crate::rls::disable_tenant_isolation(db, table, column).await?;
         }

@@ -174,6 +174,8 @@ pub struct Isolation {
     pub declared_default: Option<String>,
     /// Keep the declared default instead of stamping the tenant key (only with a declared default).
     pub keep_default: bool,
+    /// NULL tenant column = shared row (`global_rows`).
+    pub global_rows: bool,
 }
 
 impl Isolation {
@@ -187,6 +189,7 @@ impl Isolation {
             table: table.name.clone(),
             column: column.clone(),
             keep_default: table.keep_tenant_default && declared_default.is_some(),
+            global_rows: table.global_rows,
             declared_default,
         })
     }

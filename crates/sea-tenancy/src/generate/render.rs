@@ -360,11 +360,13 @@ fn step(idens: &mut Idens, step: &Step) -> TokenStream {
             table,
             column,
             keep_default,
+            global_rows,
         } => {
-            let function = if *keep_default {
-                quote!(enable_tenant_isolation_keep_default)
-            } else {
-                quote!(enable_tenant_isolation)
+            let function = match (*global_rows, *keep_default) {
+                (false, true) => quote!(enable_tenant_isolation_keep_default),
+                (false, false) => quote!(enable_tenant_isolation),
+                (true, true) => quote!(enable_tenant_isolation_with_global_rows_keep_default),
+                (true, false) => quote!(enable_tenant_isolation_with_global_rows),
             };
             quote! {
                 sea_tenancy::rls::#function(manager.get_connection(), #table, #column).await?;

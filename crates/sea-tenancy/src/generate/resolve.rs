@@ -106,6 +106,7 @@ fn base_table(entity: &EntityDef, warnings: &mut Vec<String>) -> Result<Table, G
     let raw = &entity.table;
     let tenant_column = entity.tenancy.column();
     if let Some(column) = tenant_column
+        && !entity.global_rows
         && raw.columns.iter().any(|c| c.name == column && c.nullable)
     {
         return Err(GenerateError::NullableTenantColumn {
@@ -158,6 +159,7 @@ fn base_table(entity: &EntityDef, warnings: &mut Vec<String>) -> Result<Table, G
         foreign_keys: Vec::new(),
         omitted_foreign_keys: Vec::new(),
         keep_tenant_default: false,
+        global_rows: entity.global_rows && tenant_column.is_some(),
     })
 }
 

@@ -178,6 +178,9 @@ pub struct Table {
     /// instead of having row-level security stamp the tenant key (asked once, then recorded).
     #[serde(default, skip_serializing_if = "is_false")]
     pub keep_tenant_default: bool,
+    /// Attribute tables declared with `global_rows`: a NULL tenant column is a shared row.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub global_rows: bool,
 }
 
 impl Table {

@@ -24,6 +24,8 @@ pub struct EntityDef {
     pub tenancy: Tenancy,
     /// For `ManageTenant` entities: the template columns.
     pub manage_tenant: Option<Vec<String>>,
+    /// Attribute strategy with `global_rows`: the tenant column may be NULL (a shared row).
+    pub global_rows: bool,
 }
 
 /// The entities the generator compares with the snapshots.
@@ -43,6 +45,10 @@ impl EntitySet {
     pub fn from_program() -> Result<Self, GenerateError> {
         let multitenant: Vec<(&str, Strategy)> = inventory::iter::<RegisteredEntity>()
             .map(|e| ((e.table_name)(), e.strategy))
+            .collect();
+        let shared: Vec<&str> = inventory::iter::<RegisteredEntity>()
+            .filter(|e| e.global_rows)
+            .map(|e| (e.table_name)())
             .collect();
         let managed = manage_tenant_tables();
         let mut set = EntitySet::new();
@@ -99,6 +105,9 @@ impl EntitySet {
                 .find(|(t, _)| *t == own_table)
                 .map(|(_, cols)| cols.iter().map(|c| (*c).to_owned()).collect());
             set.push_ddl(entry.module_path, &ddl, tenancy, manage)?;
+            if shared.contains(&own_table.as_str()) {
+                set = set.with_global_rows(&own_table);
+            }
         }
         Ok(set)
     }
@@ -140,6 +149,14 @@ impl EntitySet {
         self
     }
 
+    /// Marks the entity of `table` as declared with `global_rows`.
+    pub fn with_global_rows(mut self, table: &str) -> Self {
+        for e in self.entities.iter_mut().filter(|e| e.table.name == table) {
+            e.global_rows = true;
+        }
+        self
+    }
+
     fn push_ddl(
         &mut self,
         module: &str,
@@ -172,6 +189,7 @@ impl EntitySet {
             table,
             tenancy,
             manage_tenant,
+            global_rows: false,
         });
         Ok(())
     }

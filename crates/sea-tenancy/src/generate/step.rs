@@ -108,7 +108,7 @@ pub enum Step {
         /// Its name.
         name: String,
     },
-    /// `sea_tenancy::rls::enable_tenant_isolation[_keep_default]`.
+    /// `sea_tenancy::rls::enable_tenant_isolation[_with_global_rows][_keep_default]`.
     EnableIsolation {
         /// The table.
         table: String,
@@ -116,6 +116,8 @@ pub enum Step {
         column: String,
         /// Keep the column's default instead of stamping the tenant key.
         keep_default: bool,
+        /// NULL tenant column = shared row (`..._with_global_rows`).
+        global_rows: bool,
     },
     /// `sea_tenancy::rls::disable_tenant_isolation`.
     DisableIsolation {
@@ -527,9 +529,16 @@ fn enable(i: &Isolation, out: &mut Vec<Step>) {
             i.table, i.column
         )
     }));
+    if i.global_rows {
+        out.push(Step::Comment(format!(
+            "Rows whose `{}` is NULL are shared: every tenant reads them, only the global connection writes them.",
+            i.column
+        )));
+    }
     out.push(Step::EnableIsolation {
         table: i.table.clone(),
         column: i.column.clone(),
         keep_default: keep,
+        global_rows: i.global_rows,
     });
 }
