@@ -2,9 +2,10 @@
 //!
 //! Request → tenant for [axum](https://docs.rs/axum) apps built on
 //! [sea-tenancy](sea_tenancy): a tower [`TenantLayer`] reads each request's tenant identifier
-//! (a header, a subdomain, a path prefix or a claim of a verified JWT — [`TenantSource`]),
-//! maps it to a [`sea_tenancy::Tenant`] with a resolver the app supplies ([`TenantResolver`],
-//! any async closure), caches the answer in-process ([`TenantCache`]) and hands handlers a
+//! (a header, a subdomain, a path prefix or a claim of a verified JWT, or the first of several
+//! present — [`TenantSource`]), maps it to a [`sea_tenancy::Tenant`] with a resolver
+//! ([`TenantResolver`]: any async closure, or a [`ready`] one that loads the row of a
+//! `ManageTenant` entity by key or slug), caches the answer in-process ([`TenantCache`]) and hands handlers a
 //! tenant-scoped [`sea_tenancy::TenantConnection`] through the [`TenantDb`] extractor.
 //!
 //! The tenant travels in the request's extensions, never in a global or a task-local, so
@@ -54,6 +55,7 @@
 mod error;
 mod extract;
 mod layer;
+pub mod ready;
 mod resolver;
 mod source;
 
@@ -62,6 +64,12 @@ pub use extract::{TenantDb, TenantId};
 pub use layer::{TenantLayer, TenantService};
 pub use resolver::{ResolveFuture, TenantCache, TenantResolver};
 pub use source::{JwtConfig, MAX_ID_LEN, TenantSource};
+
+/// The workspace README's "Web apps: axum" section (extracted by `build.rs`): compiled as
+/// doctests so the README's code keeps compiling against this API.
+#[cfg(doctest)]
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_axum.md"))]
+pub struct ReadmeAxumSection;
 
 /// The JWT library this crate verifies tokens with, re-exported so apps that issue tokens
 /// (or tests that forge them) use the same version.

@@ -38,6 +38,8 @@ pub enum TenantSource {
     /// A claim of a verified JWT from `Authorization: Bearer <token>` (boxed: the key and
     /// validation rules are large next to the other variants).
     Jwt(Box<JwtConfig>),
+    /// Several sources tried in order; see [`TenantSource::first_of`].
+    FirstOf(Vec<TenantSource>),
 }
 
 impl TenantSource {
@@ -76,9 +78,61 @@ impl TenantSource {
         Self::Jwt(Box::new(config))
     }
 
+    /// Tries `sources` in order; the first that finds a tenant identifier in the request wins.
+    ///
+    /// A source falls through to the next only when the request does not carry what it reads
+    /// at all: no header, a host that is not a subdomain of its base (or the bare base), a path
+    /// outside its prefix, no `Authorization: Bearer` header. A source that *is* present but
+    /// unusable stops the search with its own refusal: a malformed header, a host with several
+    /// labels, an empty identifier, a forged, expired or claim-less token. Falling through
+    /// there would let a client that fails one check be judged by a weaker one (an expired
+    /// token quietly replaced by an `X-Tenant` header the client chose) and would hide mistakes
+    /// behind another tenant's answer. A request that carries none of them gets one 400
+    /// (`missing_tenant`) naming every way to name a tenant, which also lets an
+    /// [optional](crate::TenantLayer::optional) layer through.
+    ///
+    /// ```
+    /// use sea_tenancy_axum::{JwtConfig, TenantSource};
+    ///
+    /// # fn main() -> Result<(), sea_tenancy_axum::ConfigError> {
+    /// // Internal services send a header, browsers come by subdomain, API clients with a token.
+    /// let source = TenantSource::first_of([
+    ///     TenantSource::header("X-Tenant")?,
+    ///     TenantSource::subdomain("example.com")?,
+    ///     TenantSource::jwt(JwtConfig::hs256(b"a secret of 32 bytes or more.....")?.claim("org")),
+    /// ])?;
+    /// # let _ = source; Ok(()) }
+    /// ```
+    ///
+    /// Nested lists are flattened. An empty list is a [`ConfigError`].
+    pub fn first_of(sources: impl IntoIterator<Item = TenantSource>) -> Result<Self, ConfigError> {
+        let mut flat = Vec::new();
+        for source in sources {
+            match source {
+                Self::FirstOf(inner) => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        match flat.len() {
+            0 => Err(ConfigError::Invalid(
+                "`TenantSource::first_of` got no sources; give at least one".into(),
+            )),
+            1 => Ok(flat.pop().expect("one source")),
+            _ => Ok(Self::FirstOf(flat)),
+        }
+    }
+
+    /// Header `header` if the request has it, else the subdomain of `base`: the usual setup of
+    /// an app served to browsers on `<tenant>.example.com` that internal callers reach through
+    /// a gateway setting the header. See [`first_of`](Self::first_of) for what falls through.
+    pub fn header_or_subdomain(header: &str, base: &str) -> Result<Self, ConfigError> {
+        Self::first_of([Self::header(header)?, Self::subdomain(base)?])
+    }
+
     /// Reads the identifier from `parts`, or says why it cannot.
     pub(crate) fn identify(&self, parts: &Parts) -> Result<String, TenantRejection> {
         let id = match self {
+            Self::FirstOf(sources) => return first_identified(sources, parts),
             Self::Header(name) => {
                 let value =
                     parts
@@ -129,6 +183,23 @@ impl TenantSource {
         }
         Ok(id)
     }
+}
+
+/// [`TenantSource::FirstOf`]: the first source whose input is present decides.
+fn first_identified(sources: &[TenantSource], parts: &Parts) -> Result<String, TenantRejection> {
+    let mut expected = Vec::with_capacity(sources.len());
+    for source in sources {
+        match source.identify(parts) {
+            Err(TenantRejection::MissingTenant { expected: why }) => expected.push(why),
+            Err(TenantRejection::MissingCredentials { claim }) => expected.push(format!(
+                "send header `Authorization: Bearer <JWT>` whose claim `{claim}` names the tenant"
+            )),
+            found_or_refused => return found_or_refused,
+        }
+    }
+    Err(TenantRejection::MissingTenant {
+        expected: expected.join("; or "),
+    })
 }
 
 /// The host of the request: the `Host` header (HTTP/1.1), else the URI's authority (HTTP/2).
@@ -379,6 +450,47 @@ mod tests {
             Err(TenantRejection::MalformedTenant(_))
         ));
         assert!(TenantSource::header("bad header").is_err());
+    }
+
+    #[test]
+    fn first_of_flattens_and_refuses_an_empty_list() {
+        let nested = TenantSource::first_of([
+            TenantSource::header_or_subdomain("x-a", "example.com").unwrap(),
+            TenantSource::header("x-b").unwrap(),
+        ])
+        .unwrap();
+        assert!(matches!(&nested, TenantSource::FirstOf(s) if s.len() == 3));
+        let single = TenantSource::first_of([TenantSource::header("x-a").unwrap()]).unwrap();
+        assert!(matches!(single, TenantSource::Header(_)));
+        assert!(TenantSource::first_of([]).is_err());
+    }
+
+    #[test]
+    fn first_of_falls_through_only_when_absent() {
+        let source = TenantSource::header_or_subdomain("X-Tenant", "example.com").unwrap();
+        let get =
+            |builder: http::request::Builder| source.identify(&parts(builder.body(()).unwrap()));
+        let both = http::Request::get("/")
+            .header("x-tenant", "hdr")
+            .header("host", "sub.example.com");
+        assert_eq!(get(both).unwrap(), "hdr");
+        let host_only = http::Request::get("/").header("host", "sub.example.com");
+        assert_eq!(get(host_only).unwrap(), "sub");
+        // Present but empty: refused, not replaced by the subdomain.
+        let empty = http::Request::get("/")
+            .header("x-tenant", "")
+            .header("host", "sub.example.com");
+        assert!(matches!(
+            get(empty),
+            Err(TenantRejection::MalformedTenant(_))
+        ));
+        match get(http::Request::get("/").header("host", "example.com")) {
+            Err(TenantRejection::MissingTenant { expected }) => {
+                assert!(expected.contains("x-tenant"), "{expected}");
+                assert!(expected.contains("example.com"), "{expected}");
+            }
+            other => panic!("expected missing_tenant, got {other:?}"),
+        }
     }
 
     #[test]

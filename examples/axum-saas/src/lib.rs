@@ -27,10 +27,9 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryOrder, Set, SqlErr,
 };
-use sea_tenancy::{Tenancy, TenancyError, Tenant};
+use sea_tenancy::{Tenancy, TenancyError};
 use sea_tenancy_axum::{
-    ConfigError, JwtConfig, ResolveError, TenantCache, TenantDb, TenantId, TenantLayer,
-    TenantSource,
+    ConfigError, JwtConfig, TenantCache, TenantDb, TenantId, TenantLayer, TenantSource, ready,
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,18 +114,9 @@ pub fn app(
         }
         TenantMode::Header => TenantSource::header(TENANT_HEADER)?,
     };
-    let lookup = raw.clone();
-    let resolver = move |id: String| {
-        let db = lookup.clone();
-        async move {
-            // Identifiers are organization ids; anything else names no organization.
-            let Ok(id) = id.parse::<i64>() else {
-                return Ok(None);
-            };
-            let org = organization::Entity::find_by_id(id).one(&db).await?;
-            Ok::<Option<Tenant>, ResolveError>(org.map(|o| o.tenant()))
-        }
-    };
+    // Identifiers are organization ids: load the row, build its tenant from the entity's
+    // template; an id that does not parse or names no row is a 404.
+    let resolver = ready::by_key::<organization::Entity>(raw.clone());
     let layer = TenantLayer::new(tenancy.clone(), source, resolver).cache_ttl(config.cache_ttl);
     let state = AppState {
         raw,
