@@ -26,7 +26,6 @@ mod route;
 mod session;
 mod sql;
 pub mod tenant;
-#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use app::{Setup, TenancyApp};

@@ -1,4 +1,10 @@
-//! A throwaway-PostgreSQL harness for tests: one fresh database per test (feature `testing`).
+//! A throwaway-PostgreSQL harness for tests: one fresh database per test, and [`TestApp`]: an
+//! app's migrated database with tenants made the way production makes them.
+//!
+//! Always compiled (no feature to enable): a feature would give `cargo test` a build of
+//! sea-tenancy, and of every crate depending on it, separate from `cargo build`'s. The module
+//! needs no dependency feature the rest of the crate lacks, and what a binary does not call is
+//! not linked into it.
 //!
 //! Multitenancy bugs live in the SQL PostgreSQL actually runs — `search_path`, schema creation,
 //! transactional DDL — so our tests run on a real server, never a mock. To let them run in
@@ -54,8 +60,10 @@ use sea_orm::DbErr;
 //   `pub(crate)`, for clusters that need extra settings or extensions.
 // * `server`: which server the tests use (`server_url`), including the shared cluster.
 // * `database`: `TestDatabase`, one fresh database per test.
+// * `app`: `TestApp`, an app's migrated database with tenants, on a `TestDatabase`.
 // * `citus`: Citus clusters (a coordinator and workers, each a throwaway cluster) and their
 //   databases.
+mod app;
 mod citus;
 mod cluster;
 mod connect;
@@ -64,6 +72,7 @@ mod process;
 mod server;
 mod watchdog;
 
+pub use app::TestApp;
 pub use citus::CitusCluster;
 pub use cluster::{
     ClusterAuth, start_throwaway_cluster, start_throwaway_cluster_with, stop_throwaway_cluster,
