@@ -5,6 +5,10 @@
 //! app's public set, two organizations (`acme`, `globex`) with their schemas provisioned and
 //! one post each, and serves a small router on `127.0.0.1:0`.
 
+/// A small HTTP/1.1 client (why not reqwest: see the file).
+#[path = "support/http.rs"]
+mod web;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -153,7 +157,7 @@ async fn serve(layer: TenantLayer) -> String {
     format!("http://{addr}")
 }
 
-async fn get_json(req: reqwest::RequestBuilder) -> (u16, Value) {
+async fn get_json(req: web::RequestBuilder) -> (u16, Value) {
     let res = req.send().await.expect("request");
     let status = res.status().as_u16();
     let body = res.json::<Value>().await.unwrap_or(Value::Null);
@@ -180,7 +184,7 @@ async fn subdomain_resolves_each_tenant_and_refuses_unknown_and_bare_hosts() {
         by_name(&f.raw),
     );
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let get = |host: &str| client.get(format!("{base}/posts")).header("host", host);
 
     assert_eq!(
@@ -214,7 +218,7 @@ async fn path_prefix_resolves_each_tenant() {
         by_name(&f.raw),
     );
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     for name in ["acme", "globex"] {
         assert_eq!(
             get_json(client.get(format!("{base}/t/{name}/posts"))).await,
@@ -235,7 +239,7 @@ async fn rs256_accepts_the_issuers_tokens_and_refuses_forged_expired_and_confuse
     let source = TenantSource::jwt(JwtConfig::rs256_pem(PUBLIC_PEM).unwrap().claim("org"));
     let layer = TenantLayer::new(f.tenancy.clone(), source, by_id(&f.raw, Arc::default()));
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let issuer = EncodingKey::from_rsa_pem(PRIVATE_PEM).unwrap();
     let forger = EncodingKey::from_rsa_pem(FORGER_PEM).unwrap();
     let with = |token: &str| client.get(format!("{base}/posts")).bearer_auth(token);
@@ -306,7 +310,7 @@ async fn rs256_accepts_the_issuers_tokens_and_refuses_forged_expired_and_confuse
     let (status, _) = get_json(
         client
             .get(format!("{base}/posts"))
-            .basic_auth("u", Some("p")),
+            .header("authorization", "Basic dTpw"), // u:p
     )
     .await;
     assert_eq!(status, 401);
@@ -325,7 +329,7 @@ async fn hs256_refuses_a_token_signed_with_another_secret_or_expired() {
     let source = TenantSource::jwt(JwtConfig::hs256(SECRET).unwrap().claim("org"));
     let layer = TenantLayer::new(f.tenancy.clone(), source, by_id(&f.raw, Arc::default()));
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let key = EncodingKey::from_secret(SECRET);
     let wrong = EncodingKey::from_secret(b"some other secret of enough length");
     let acme = f.orgs[0].0;
@@ -373,7 +377,7 @@ async fn cached_requests_skip_the_resolver_until_invalidated() {
     )
     .with_cache(cache.clone());
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let acme = f.orgs[0].0.to_string();
     let get = |id: &str| client.get(format!("{base}/posts")).header("x-tenant", id);
 
@@ -413,7 +417,7 @@ async fn header_mode_refuses_requests_without_a_tenant() {
         by_id(&f.raw, Arc::default()),
     );
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let (status, body) = get_json(client.get(format!("{base}/posts"))).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "missing_tenant");
@@ -438,7 +442,7 @@ async fn optional_layer_lets_tenantless_requests_through() {
     )
     .optional();
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     assert_eq!(
         get_json(client.get(format!("{base}/whoami"))).await,
         (200, json!({"id": null, "schema": null}))

@@ -5,6 +5,10 @@
 //! Each test gets its own database with the reference app's public set and two organizations
 //! (`acme`, `globex`) provisioned through `sea_tenancy::manage::provision`, one post each.
 
+/// A small HTTP/1.1 client (why not reqwest: see the file).
+#[path = "support/http.rs"]
+mod web;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -104,7 +108,7 @@ async fn serve(layer: TenantLayer) -> String {
     format!("http://{addr}")
 }
 
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+async fn send(req: web::RequestBuilder) -> (u16, Value) {
     let res = req.send().await.expect("request");
     let status = res.status().as_u16();
     (status, res.json::<Value>().await.unwrap_or(Value::Null))
@@ -152,7 +156,7 @@ async fn first_of_takes_the_first_present_source_and_refuses_a_present_invalid_o
         ready::by_column::<organization::Entity>(f.raw.clone(), organization::Column::Name)
             .unwrap();
     let base = serve(TenantLayer::new(f.tenancy.clone(), source, resolver)).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let posts = || client.get(format!("{base}/posts"));
     let acme_token = token(json!({"org": "acme", "exp": now() + 600}));
     let globex_token = token(json!({"org": "globex", "exp": now() + 600}));
@@ -226,7 +230,7 @@ async fn header_or_subdomain_prefers_the_header() {
             .unwrap();
     let source = TenantSource::header_or_subdomain("X-Tenant", "example.com").unwrap();
     let base = serve(TenantLayer::new(f.tenancy.clone(), source, resolver)).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let posts = || client.get(format!("{base}/posts"));
     let both = posts()
         .header("x-tenant", "globex")
@@ -253,7 +257,7 @@ async fn by_key_resolves_ids_refuses_unknown_ones_and_is_cached() {
     )
     .with_cache(cache.clone());
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let get = |id: &str| client.get(format!("{base}/posts")).header("x-tenant", id);
     let (acme, globex) = (f.acme.to_string(), f.globex.to_string());
 
@@ -299,7 +303,7 @@ async fn by_column_resolves_slugs_serves_the_cache_until_invalidated_and_refuses
     );
     let cache = layer.cache().clone();
     let base = serve(layer).await;
-    let client = reqwest::Client::new();
+    let client = web::Client::new();
     let get = |host: &str| client.get(format!("{base}/posts")).header("host", host);
 
     assert_eq!(

@@ -3,6 +3,10 @@
 //! missing tenant is 400, and 200 concurrent requests across 10 organizations never see a
 //! row of another organization.
 
+/// A small HTTP/1.1 client (why not reqwest: see the file).
+#[path = "../../../crates/sea-tenancy-axum/tests/support/http.rs"]
+mod web;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum_saas::{Config, TenantMode};
@@ -15,7 +19,7 @@ const SECRET: &[u8] = b"axum-saas test secret of enough bytes";
 struct Server {
     _database: TestDatabase,
     base: String,
-    client: reqwest::Client,
+    client: web::Client,
 }
 
 async fn start(mode: TenantMode) -> Server {
@@ -47,12 +51,12 @@ async fn start(mode: TenantMode) -> Server {
     Server {
         _database: database,
         base,
-        client: reqwest::Client::new(),
+        client: web::Client::new(),
     }
 }
 
 impl Server {
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+    async fn send(&self, req: web::RequestBuilder) -> (u16, Value) {
         let res = req.send().await.expect("request");
         let status = res.status().as_u16();
         let body = res.json::<Value>().await.unwrap_or(Value::Null);
@@ -90,7 +94,7 @@ impl Server {
 }
 
 /// Attaches the tenant the way `mode` expects it.
-fn as_tenant(req: reqwest::RequestBuilder, credential: &Credential) -> reqwest::RequestBuilder {
+fn as_tenant(req: web::RequestBuilder, credential: &Credential) -> web::RequestBuilder {
     match credential {
         Credential::Bearer(token) => req.bearer_auth(token),
         Credential::Header(id) => req.header("x-tenant", id.to_string()),
