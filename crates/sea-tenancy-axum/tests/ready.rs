@@ -3,7 +3,8 @@
 //! primary key and by a text column (hits, misses, ambiguity) and their caching.
 //!
 //! Each test gets its own database with the reference app's public set and two organizations
-//! (`acme`, `globex`) provisioned through `sea_tenancy::manage::provision`, one post each.
+//! (`acme`, `globex`) provisioned through `sea_tenancy::manage::provision` (a
+//! `sea_tenancy::testing::TestApp`), one post each.
 
 /// A small HTTP/1.1 client (why not reqwest: see the file).
 #[path = "support/http.rs"]
@@ -19,7 +20,7 @@ use saas_app::SaasApp;
 use saas_app::entities::{organization, post, user};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryOrder, Set};
 use sea_tenancy::Tenancy;
-use sea_tenancy::testing::TestDatabase;
+use sea_tenancy::testing::TestApp;
 use sea_tenancy_axum::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
 use sea_tenancy_axum::{
     JwtConfig, TenantCache, TenantDb, TenantLayer, TenantResolver, TenantSource, ready,
@@ -29,7 +30,8 @@ use serde_json::{Value, json};
 const SECRET: &[u8] = b"ready test secret, 32 bytes or more";
 
 struct Fixture {
-    _database: TestDatabase,
+    /// Keeps the database alive.
+    _app: TestApp<SaasApp, organization::Model>,
     raw: DatabaseConnection,
     tenancy: Tenancy,
     /// Ids of acme and globex.
@@ -38,40 +40,35 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let database = TestDatabase::create().await;
-    let raw = database.connect_with_pool_size(10).await;
-    sea_tenancy::migrate::migrate_public(&SaasApp, &raw)
-        .await
-        .expect("public migrations");
-    let tenancy = Tenancy::connect(&SaasApp, database.connect_options())
-        .await
-        .expect("tenancy");
+    const NAMES: [&str; 2] = ["acme", "globex"];
+    let app = TestApp::provision(SaasApp, NAMES.len(), |i| organization::ActiveModel {
+        name: Set(NAMES[i].into()),
+        ..Default::default()
+    })
+    .await;
     let author = user::ActiveModel {
         email: Set("author@example.com".into()),
         ..Default::default()
     }
-    .insert(&tenancy)
+    .insert(app.tenancy())
     .await
     .expect("user");
-    let mut ids = Vec::new();
-    for name in ["acme", "globex"] {
-        let org = provision(&raw, name).await;
+    for (i, name) in NAMES.into_iter().enumerate() {
         post::ActiveModel {
             title: Set(format!("{name} post")),
             author_id: Set(author.id),
             ..Default::default()
         }
-        .insert(&tenancy.with_tenant(org.tenant()))
+        .insert(&app.tenant(i))
         .await
         .expect("post");
-        ids.push(org.id);
     }
     Fixture {
-        _database: database,
-        raw,
-        tenancy,
-        acme: ids[0],
-        globex: ids[1],
+        raw: app.owner().clone(),
+        tenancy: app.tenancy().clone(),
+        acme: app.rows()[0].id,
+        globex: app.rows()[1].id,
+        _app: app,
     }
 }
 
