@@ -21,7 +21,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::app::TenancyApp;
 use crate::app::{Setup, names_for};
-use crate::error::TenancyError;
+use crate::error::{GUARD_SQLSTATE, TenancyError, sqlstate};
 use crate::migrate::mirror;
 use crate::migrate::script::recorded;
 use crate::roles::tenant as role;
@@ -449,24 +449,12 @@ pub(crate) async fn leave_provisioning(
     .await
 }
 
-pub(crate) fn sqlstate(err: &DbErr) -> Option<String> {
-    match err {
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned()),
-        _ => None,
-    }
-}
-
 /// "Schema exists" (42P06), or the unique violation a concurrent `CREATE SCHEMA` of the same name
 /// reports (23505), become [`TenancyError::TenantExists`].
 fn exists_or(err: DbErr, schema: &str) -> TenancyError {
     match sqlstate(&err).as_deref() {
         Some("42P06") | Some("23505") => TenancyError::TenantExists(schema.to_owned()),
-        _ => TenancyError::Db(err),
+        _ => err.into(),
     }
 }
 
@@ -506,8 +494,8 @@ pub async fn install_guard<C: ConnectionTrait>(
            IF coalesce(current_setting('{PROVISIONING_SETTING}', true), '') <> 'on'
               OR (to_regclass('public.sea_tenancy_tenants') IS NOT NULL
                   AND EXISTS (SELECT FROM public.sea_tenancy_tenants WHERE role = current_user)) THEN
-             RAISE EXCEPTION 'sea-tenancy: rows of % are tenants and their schemas must follow them', TG_TABLE_NAME
-               USING HINT = 'create, rename and delete them with sea_tenancy::manage::provision, update_tenant and delete_tenant';
+             RAISE EXCEPTION 'sea-tenancy: rows of % are tenants and their schemas must follow them; create, rename and delete them with sea_tenancy::manage::provision, update_tenant and delete_tenant', TG_TABLE_NAME
+               USING ERRCODE = '{GUARD_SQLSTATE}', TABLE = TG_TABLE_NAME, SCHEMA = TG_TABLE_SCHEMA;
            END IF;
            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
            RETURN NEW;
