@@ -9,6 +9,7 @@
 
 mod compose;
 mod databases;
+pub mod init;
 mod new_migration;
 mod progress;
 mod roles;
@@ -82,6 +83,9 @@ pub enum Command {
         #[arg(long, conflicts_with = "tenants")]
         public: bool,
     },
+    /// Create the two migration crates (and the snapshot folder) a new app needs, keeping
+    /// what exists, and print the code to paste.
+    Init(init::InitArgs),
     /// Write an empty, registered migration for hand-written changes (data migrations):
     /// `migrations/src/mYYYYMMDD_HHMMSS_NAME.rs`, or with `--tenant` in the tenant set.
     NewMigration(new_migration::NewMigrationArgs),
@@ -141,8 +145,10 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         // except `--redo`, which checks that the migration it replaces is not applied.
         return crate::generate::cli::execute(args, cli.database_url).await;
     }
-    if let Command::NewMigration(args) = cli.command {
-        return new_migration::execute(args);
+    match cli.command {
+        Command::NewMigration(args) => return new_migration::execute(args),
+        Command::Init(args) => return init::execute(args),
+        _ => {}
     }
     let db = connect(cli.database_url).await?;
     match cli.command {
@@ -323,7 +329,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
         Command::Roles { command } => roles::execute(app, &db, command).await,
-        Command::GenerateMigrations(_) | Command::NewMigration(_) => {
+        Command::GenerateMigrations(_) | Command::NewMigration(_) | Command::Init(_) => {
             unreachable!("handled before connecting")
         }
     }

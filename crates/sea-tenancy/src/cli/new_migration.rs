@@ -32,7 +32,8 @@ pub fn execute(args: NewMigrationArgs) -> Result<bool, String> {
     } else {
         Set::Public
     };
-    let (path, _) = write_new(&Layout::new(root), set, &Options::now(&args.name))?;
+    let layout = Layout::load(root).map_err(|e| e.to_string())?;
+    let (path, _) = write_new(&layout, set, &Options::now(&args.name))?;
     println!("wrote {}", path.display());
     Ok(true)
 }
