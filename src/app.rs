@@ -40,7 +40,8 @@ impl TenancyApp for SaasApp {
         }
     }
 
-    /// Every organization is a tenant.
+    /// Every organization is a tenant. (The default says the same when a program has one
+    /// managing entity; the test programs declare more, so the app names it.)
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         sea_tenancy::all_tenants::managed::<organization::Entity, _>(db).await
     }

@@ -578,3 +578,27 @@ async fn migrations_that_read_run_through_the_migrator() {
         2
     );
 }
+
+/// This program declares three managing entities (organizations, workspaces, frozen
+/// workspaces): the default `all_tenants` refuses to guess and names them.
+struct NoTenantList;
+
+#[async_trait::async_trait]
+impl TenancyApp for NoTenantList {
+    type PublicMigrator = migrations::Migrator;
+    type TenantMigrator = tenant_migrations::Migrator;
+}
+
+#[tokio::test]
+async fn the_default_tenant_list_refuses_to_guess_between_managing_entities() {
+    let app = common::app().await;
+    let err = NoTenantList.all_tenants(&app.raw).await.unwrap_err();
+    let text = err.to_string();
+    for table in ["`organizations`", "`workspaces`", "`frozen_workspaces`"] {
+        assert!(text.contains(table), "{text}");
+    }
+    assert!(
+        text.contains("implement `TenancyApp::all_tenants`"),
+        "{text}"
+    );
+}

@@ -42,6 +42,11 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         .filter(|f| f.attrs.iter().any(is_primary_key))
         .filter_map(|f| f.ident.as_ref())
         .collect();
+    let key_ty = named
+        .named
+        .iter()
+        .find(|f| f.attrs.iter().any(is_primary_key))
+        .map(|f| f.ty.clone());
     let key = match primary_keys.as_slice() {
         [one] => *one,
         [] => {
@@ -113,6 +118,34 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             quote!(::sea_tenancy::manage::TemplateValue::render(&model.#field, &mut schema);)
         }
     });
+    // A template that reads only the primary key renders from a key alone: `Entity::tenant_for`.
+    let key_only = parts.iter().all(|part| match part {
+        Part::Field(field) => field == key,
+        Part::Text(_) => true,
+    });
+    let tenant_for = match (&key_ty, key_only) {
+        (Some(ty), true) => {
+            let key_pushes = parts.iter().map(|part| match part {
+                Part::Text(lit) => quote!(schema.push_str(#lit);),
+                Part::Field(_) => {
+                    quote!(::sea_tenancy::manage::TemplateValue::render(&key, &mut schema);)
+                }
+            });
+            quote! {
+                impl Entity {
+                    /// The tenant whose primary key is `key`, rendered from the template without
+                    /// reading its row (the template reads only the key). Whether such a row
+                    /// exists is not checked: use `sea_tenancy::manage::find_tenant` for that.
+                    pub fn tenant_for(key: #ty) -> ::std::result::Result<::sea_tenancy::Tenant, ::sea_tenancy::TenantError> {
+                        let mut schema = ::std::string::String::new();
+                        #(#key_pushes)*
+                        ::sea_tenancy::Tenant::new(schema, ::std::string::ToString::to_string(&key))
+                    }
+                }
+            }
+        }
+        _ => TokenStream::new(),
+    };
     let template_columns: Vec<String> = parts
         .iter()
         .filter_map(|part| match part {
@@ -139,14 +172,26 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
         }
 
-        // Lets the migration generator install the guard trigger on this table.
+        /// Every tenant row of this entity: `TenancyApp::all_tenants`'s default when the program
+        /// has one managing entity.
+        fn __sea_tenancy_all_tenants(
+            db: &::sea_tenancy::__private::sea_orm::DatabaseConnection,
+        ) -> ::sea_tenancy::registry::TenantsFuture<'_> {
+            ::std::boxed::Box::pin(::sea_tenancy::all_tenants::managed::<Entity, _>(db))
+        }
+
+        // Lets the migration generator install the guard trigger on this table, and the
+        // runners list its tenants.
         ::sea_tenancy::__private::inventory::submit! {
             ::sea_tenancy::registry::RegisteredManageTenant {
                 table_name: || <Entity as ::sea_tenancy::__private::sea_orm::EntityName>::table_name(&Entity),
                 template_columns: &[#(#template_columns),*],
                 module: ::core::module_path!(),
+                all_tenants: __sea_tenancy_all_tenants,
             }
         }
+
+        #tenant_for
 
         impl Model {
             /// The tenant this row is: its schema (from the `manage_tenant` template) and its

@@ -44,3 +44,27 @@ where
         })
         .collect()
 }
+
+/// The tenants of the program's one `#[derive(ManageTenant)]` entity: the default of
+/// [`crate::TenancyApp::all_tenants`]. With none, or more than one, there is no obvious answer,
+/// and the error says what to write instead.
+pub async fn of_managing_entity(db: &sea_orm::DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+    let mut entities: Vec<&crate::registry::RegisteredManageTenant> =
+        inventory::iter::<crate::registry::RegisteredManageTenant>().collect();
+    entities.sort_by_key(|e| (e.table_name)());
+    entities.dedup_by_key(|e| (e.table_name)());
+    match entities.as_slice() {
+        [one] => (one.all_tenants)(db).await,
+        [] => Err(DbErr::Custom(
+            "sea-tenancy: this program has no #[derive(ManageTenant)] entity, so it cannot tell which schemas are tenants; implement `TenancyApp::all_tenants`, e.g. `sea_tenancy::all_tenants::schemas_like(db, \"org\\\\_%\").await`".into(),
+        )),
+        many => Err(DbErr::Custom(format!(
+            "sea-tenancy: this program has {} #[derive(ManageTenant)] entities ({}), so the tenants are not obvious; implement `TenancyApp::all_tenants`, e.g. with `sea_tenancy::all_tenants::managed::<E, _>(db)` for each and the lists joined",
+            many.len(),
+            many.iter()
+                .map(|e| format!("`{}` in {}", (e.table_name)(), e.module))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}

@@ -16,10 +16,7 @@ use crate::tenant::Tenant;
 /// impl sea_tenancy::TenancyApp for SaasApp {
 ///     type PublicMigrator = migrations::Migrator;
 ///     type TenantMigrator = tenant_migrations::Migrator;
-///
-///     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-///         sea_tenancy::all_tenants::schemas_like(db, "org_%").await
-///     }
+///     // `all_tenants` defaults to the rows of the one `#[derive(ManageTenant)]` entity.
 /// }
 /// ```
 #[async_trait::async_trait]
@@ -64,8 +61,13 @@ pub trait TenancyApp: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Every tenant the runners must migrate.
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr>;
+    /// Every tenant the runners must migrate. Default: the rows of the program's one
+    /// `#[derive(ManageTenant)]` entity ([`crate::all_tenants::of_managing_entity`]); apps
+    /// without one (or with several) implement it, e.g. with
+    /// [`crate::all_tenants::schemas_like`].
+    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+        crate::all_tenants::of_managing_entity(db).await
+    }
 }
 
 /// What the owner's work in an app database needs to know: the role names, the login secret,

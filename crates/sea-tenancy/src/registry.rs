@@ -66,7 +66,14 @@ pub struct RegisteredManageTenant {
     pub template_columns: &'static [&'static str],
     /// Where it is declared (`module_path!()`).
     pub module: &'static str,
+    /// Lists its rows as tenants ([`crate::all_tenants::managed`] for this entity).
+    pub all_tenants: for<'a> fn(&'a sea_orm::DatabaseConnection) -> TenantsFuture<'a>,
 }
+
+/// What [`RegisteredManageTenant::all_tenants`] returns.
+pub type TenantsFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<crate::Tenant>, sea_orm::DbErr>> + Send + 'a>,
+>;
 
 inventory::collect!(RegisteredManageTenant);
 

@@ -7,7 +7,10 @@
 //! }
 //! ```
 
+mod compose;
 mod databases;
+pub mod init;
+mod new_migration;
 mod progress;
 mod roles;
 mod status_output;
@@ -22,6 +25,8 @@ use sea_orm_migration::MigratorTrait;
 use crate::app::TenancyApp;
 use crate::placement::{Placement, catalog, run as across};
 use crate::tenant::Tenant;
+
+pub use compose::{Parsed, parse_with_commands, run_with_commands};
 
 /// sea-tenancy commands of this application.
 #[derive(Debug, Parser)]
@@ -65,15 +70,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Undo the last migrations of tenants, each from its own applied state.
+    /// Undo the last migrations of tenants, each from its own applied state (or, with
+    /// `--public`, of the public set).
     Rollback {
         /// Only these tenants (repeatable; default: every tenant).
         #[arg(long = "tenant", value_name = "SCHEMA")]
         tenants: Vec<String>,
-        /// How many migrations to undo in each tenant.
+        /// How many migrations to undo in each tenant (or in the public set).
         #[arg(long, default_value_t = 1)]
         steps: u32,
+        /// Undo the public set's last migrations instead, in one transaction.
+        #[arg(long, conflicts_with = "tenants")]
+        public: bool,
     },
+    /// Create the two migration crates (and the snapshot folder) a new app needs, keeping
+    /// what exists, and print the code to paste.
+    Init(init::InitArgs),
+    /// Write an empty, registered migration for hand-written changes (data migrations):
+    /// `migrations/src/mYYYYMMDD_HHMMSS_NAME.rs`, or with `--tenant` in the tenant set.
+    NewMigration(new_migration::NewMigrationArgs),
     /// Compare the entities with the stored snapshots and write the migrations that close the
     /// gap (public set into `migrations/src/`, tenant set into `tenant_migrations/src/`).
     GenerateMigrations(crate::generate::cli::GenerateArgs),
@@ -129,6 +144,11 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         // Needs no database (entities and snapshots are both in the program and the repo),
         // except `--redo`, which checks that the migration it replaces is not applied.
         return crate::generate::cli::execute(args, cli.database_url).await;
+    }
+    match cli.command {
+        Command::NewMigration(args) => return new_migration::execute(args),
+        Command::Init(args) => return init::execute(args),
+        _ => {}
     }
     let db = connect(cli.database_url).await?;
     match cli.command {
@@ -256,7 +276,26 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
                 || public.state != crate::migrate::State::Current;
             Ok(!unreachable && (!check || !lagging))
         }
-        Command::Rollback { tenants, steps } => {
+        Command::Rollback {
+            public: true,
+            steps,
+            ..
+        } => {
+            let undone = crate::migrate::rollback_public(app, &db, steps)
+                .await
+                .map_err(|e| format!("public rollback failed, nothing undone: {e}"))?;
+            if undone.is_empty() {
+                println!("public: nothing to roll back");
+            } else {
+                println!(
+                    "public: rolled back {} migration(s): {}",
+                    undone.len(),
+                    undone.join(", ")
+                );
+            }
+            Ok(true)
+        }
+        Command::Rollback { tenants, steps, .. } => {
             let placement = placement(app, &db).await?;
             let selected = select(app, &db, &tenants, &[]).await?;
             let groups = across::rollback::<A>(&db, placement.as_ref(), &selected, steps).await?;
@@ -290,7 +329,9 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
         Command::Roles { command } => roles::execute(app, &db, command).await,
-        Command::GenerateMigrations(_) => unreachable!("handled before connecting"),
+        Command::GenerateMigrations(_) | Command::NewMigration(_) | Command::Init(_) => {
+            unreachable!("handled before connecting")
+        }
     }
 }
 

@@ -64,7 +64,7 @@ pub async fn execute(args: GenerateArgs, database_url: Option<String>) -> Result
         .clone()
         .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("."));
-    let layout = Layout::new(root);
+    let layout = Layout::load(root).map_err(|e| e.to_string())?;
     let entities = EntitySet::from_program().map_err(|e| e.to_string())?;
     if args.check {
         return check(&entities, &layout).map_err(|e| e.to_string());

@@ -174,6 +174,16 @@ pub enum GenerateError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// `sea-tenancy.toml` could not be read as a layout.
+    #[error(
+        "{path}: {reason}; expected e.g. `[paths]` with `public = \"migration\"`, `tenant = \"tenant_migration\"`, `snapshots = \"snapshots\"`"
+    )]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The generated source did not parse (a bug in the generator).
     #[error("generated source does not parse (a sea-tenancy bug, please report): {0}")]
     Render(String),

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use super::error::GenerateError;
 use super::snapshot::Set;
 
+/// The optional file at an app's root that moves its migration crates and snapshots.
+pub const CONFIG_FILE: &str = "sea-tenancy.toml";
+
 /// Where an app keeps its migration crates and snapshots (relative to its root).
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -30,6 +33,64 @@ impl Layout {
             snapshots: root.join("snapshots"),
             root,
         }
+    }
+
+    /// The layout under `root`: the conventional one, or what `root/sea-tenancy.toml` says —
+    /// so an app keeping sea-orm-cli's `migration/` crate adopts it:
+    ///
+    /// ```toml
+    /// [paths]
+    /// public = "migration"            # default "migrations"
+    /// tenant = "tenant_migration"     # default "tenant_migrations"
+    /// snapshots = "db/snapshots"      # default "snapshots"
+    /// ```
+    pub fn load(root: impl Into<PathBuf>) -> Result<Self, GenerateError> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Config {
+            #[serde(default)]
+            paths: Paths,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Paths {
+            public: Option<PathBuf>,
+            tenant: Option<PathBuf>,
+            snapshots: Option<PathBuf>,
+        }
+        let mut layout = Layout::new(root);
+        let path = layout.root.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(layout),
+            Err(e) => return Err(GenerateError::io(path, e)),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| GenerateError::Config {
+            path: path.clone(),
+            reason: e.message().to_owned(),
+        })?;
+        let Paths {
+            public,
+            tenant,
+            snapshots,
+        } = config.paths;
+        if let Some(p) = public {
+            layout.public_crate = layout.root.join(p);
+        }
+        if let Some(p) = tenant {
+            layout.tenant_crate = layout.root.join(p);
+        }
+        if let Some(p) = snapshots {
+            layout.snapshots = layout.root.join(p);
+        }
+        if layout.public_crate == layout.tenant_crate {
+            return Err(GenerateError::Config {
+                path,
+                reason: "`public` and `tenant` name the same crate; the two sets need a crate each"
+                    .into(),
+            });
+        }
+        Ok(layout)
     }
 
     /// The `src/` folder of `set`'s crate.
@@ -166,6 +227,35 @@ pub fn apply(changes: &[FileChange]) -> Result<(), GenerateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_from_sea_tenancy_toml() {
+        let root = std::env::temp_dir().join(format!("sea-tenancy-layout-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        assert_eq!(
+            Layout::load(&root).unwrap().public_crate,
+            root.join("migrations")
+        );
+        std::fs::write(
+            root.join(CONFIG_FILE),
+            "[paths]\npublic = \"migration\"\nsnapshots = \"db/snapshots\"\n",
+        )
+        .unwrap();
+        let layout = Layout::load(&root).unwrap();
+        assert_eq!(layout.src(Set::Public), root.join("migration/src"));
+        assert_eq!(layout.src(Set::Tenant), root.join("tenant_migrations/src"));
+        assert_eq!(layout.snapshots, root.join("db/snapshots"));
+        std::fs::write(root.join(CONFIG_FILE), "[paths]\npublik = \"x\"\n").unwrap();
+        let err = Layout::load(&root).unwrap_err().to_string();
+        assert!(err.contains("publik") && err.contains("[paths]"), "{err}");
+        std::fs::write(
+            root.join(CONFIG_FILE),
+            "[paths]\npublic = \"m\"\ntenant = \"m\"\n",
+        )
+        .unwrap();
+        assert!(Layout::load(&root).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn registers_after_the_last_migration() {

@@ -29,7 +29,7 @@ use crate::registry::Registry;
 use crate::roles::{install, tenant as role};
 use crate::tenant::Tenant;
 pub use orphans::orphans;
-pub use public::{PublicStatus, public_status};
+pub use public::{PublicStatus, public_status, rollback_public};
 pub use status::{State, TenantStatus, status, versions};
 
 /// What migrating one tenant did.

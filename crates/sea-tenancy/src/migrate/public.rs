@@ -78,3 +78,31 @@ pub async fn public_status<M: MigratorTrait, C: ConnectionTrait>(
         last: recorded.last().cloned(),
     })
 }
+
+/// Undoes the last `steps` applied migrations of `app`'s public set, newest first, in one
+/// transaction under the public set's lock (the one `migrate` takes): all of them or, when a
+/// `down` fails — e.g. PostgreSQL refusing to drop a table tenant tables still reference —
+/// none. Returns the undone versions, newest first. Role grants are brought in line with the
+/// tables that remain.
+pub async fn rollback_public<A: crate::TenancyApp>(
+    app: &A,
+    db: &sea_orm::DatabaseConnection,
+    steps: u32,
+) -> Result<Vec<String>, crate::TenancyError> {
+    use sea_orm::TransactionTrait;
+    let setup = crate::app::Setup::of(app, db).await?;
+    let txn = db.begin().await?;
+    super::lock(&txn, "public").await?;
+    let applied = A::PublicMigrator::get_applied_migrations(&txn).await?;
+    let undone: Vec<String> = applied
+        .iter()
+        .rev()
+        .take(steps as usize)
+        .map(|m| m.name().to_owned())
+        .collect();
+    A::PublicMigrator::down(&txn, Some(steps)).await?;
+    let registry = crate::registry::Registry::global()?;
+    crate::roles::install(&txn, &setup, &registry, |t| app.tenant_access(t)).await?;
+    txn.commit().await?;
+    Ok(undone)
+}

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio::sync::OnceCell;
 
-pub(crate) use crate::manage::sqlstate;
+pub(crate) use crate::error::sqlstate;
 use crate::tenant::Tenant;
 pub use catalog::{DEFAULT_DATABASE, DatabaseEntry};
 pub use url::{DatabaseUrl, UrlError, mask};

@@ -1,5 +1,9 @@
 //! The errors of sea-tenancy.
 
+mod database;
+
+pub use database::{DatabaseMessage, GUARD_SQLSTATE, ROLE_TAKEN_SQLSTATE, explain, sqlstate};
+
 use crate::registry::RegistryError;
 use crate::tenant::TenantError;
 
@@ -139,15 +143,85 @@ pub enum TenancyError {
     /// The tenant's database could not be found or reached.
     #[error(transparent)]
     Placement(#[from] crate::placement::PlacementError),
+    /// A plain insert, delete or template-column update of a managing entity's table met the
+    /// guard trigger (see `manage::install_guard`).
+    #[error(
+        "sea-tenancy: rows of `{table}` are tenants and their schemas must follow them, so plain inserts, deletes and template-column updates are refused; create, rename and delete them with `sea_tenancy::manage::provision`, `update_tenant` and `delete_tenant`"
+    )]
+    Guarded {
+        /// The managing entity's table.
+        table: String,
+        /// The database error.
+        source: sea_orm::DbErr,
+    },
+    /// Row-level security refused a row: its tenant column names another tenant (or, on a
+    /// `global_rows` table, a tenant wrote a shared row or the global connection a tenant's).
+    #[error(
+        "sea-tenancy: PostgreSQL refused a row of `{table}` whose tenant column is not this connection's tenant (row-level security); leave the tenant column unset — the tenant connection fills it in — or write through that tenant's connection (`db.with_tenant(..)`); shared rows of a `global_rows` table are written through the global connection"
+    )]
+    RowSecurity {
+        /// The table.
+        table: String,
+        /// The database error.
+        source: sea_orm::DbErr,
+    },
+    /// A role lacked a privilege: a tenant reached outside its schema and the global tables
+    /// granted to it, or the global role reached into a tenant schema or a guarded table.
+    #[error(
+        "sea-tenancy: PostgreSQL refused: permission denied for {object}. A tenant's role reaches only its own schema, attribute tables (its rows) and the global tables `TenancyApp::tenant_access` grants (default: read-only); the global role reaches no tenant schema and cannot insert or delete managing rows. Use the connection of the tenant that owns it, grant the table in `tenant_access` and run `roles sync`, or provision tenants with `sea_tenancy::manage`"
+    )]
+    PermissionDenied {
+        /// What was refused (`table organizations`, `schema org_2`).
+        object: String,
+        /// The database error.
+        source: sea_orm::DbErr,
+    },
+    /// A tenant's role name already belongs to another tenant.
+    #[error(
+        "{message}: choose another tenant name, or drop the other tenant first (role names are unique in the cluster; `TenancyApp::role_namespace` separates apps sharing one)"
+    )]
+    RoleTaken {
+        /// What the database said.
+        message: String,
+        /// The database error.
+        source: sea_orm::DbErr,
+    },
     /// The database failed.
     #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
+}
+
+/// Database errors that one of sea-tenancy's guards raised become the variant that explains
+/// them ([`explain`]); the rest stay [`TenancyError::Db`].
+impl From<sea_orm::DbErr> for TenancyError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        explain(err)
+    }
+}
+
+impl TenancyError {
+    /// The database error underneath, if any.
+    pub fn db_err(&self) -> Option<&sea_orm::DbErr> {
+        match self {
+            TenancyError::Db(source)
+            | TenancyError::Guarded { source, .. }
+            | TenancyError::RowSecurity { source, .. }
+            | TenancyError::PermissionDenied { source, .. }
+            | TenancyError::RoleTaken { source, .. }
+            | TenancyError::ProvisionIncomplete { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 impl From<TenancyError> for sea_orm::DbErr {
     fn from(err: TenancyError) -> Self {
         match err {
-            TenancyError::Db(db) => db,
+            TenancyError::Db(db)
+            | TenancyError::Guarded { source: db, .. }
+            | TenancyError::RowSecurity { source: db, .. }
+            | TenancyError::PermissionDenied { source: db, .. }
+            | TenancyError::RoleTaken { source: db, .. } => db,
             other => sea_orm::DbErr::Custom(other.to_string()),
         }
     }
