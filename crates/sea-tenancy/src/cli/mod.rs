@@ -9,6 +9,7 @@
 
 mod databases;
 mod progress;
+mod reporting;
 mod roles;
 mod status_output;
 mod tenants;
@@ -88,6 +89,12 @@ pub enum Command {
         /// What to do with roles.
         #[command(subcommand)]
         command: roles::RolesCommand,
+    },
+    /// Reporting logins: read-only access to every tenant, for queries across tenants.
+    Reporting {
+        /// What to do with reporting logins.
+        #[command(subcommand)]
+        command: reporting::ReportingCommand,
     },
     /// Manage tenant schemas by hand.
     Tenants {
@@ -290,6 +297,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
         Command::Roles { command } => roles::execute(app, &db, command).await,
+        Command::Reporting { command } => reporting::execute(app, &db, command).await,
         Command::GenerateMigrations(_) => unreachable!("handled before connecting"),
     }
 }
