@@ -7,7 +7,9 @@
 //! branches are joined by `UNION ALL`. Every branch uses the same placeholders, so a chunk sends
 //! the values once, whatever its size. The tenant travels as its index in the chunk (an
 //! `int4`, not its name), the row number keeps each tenant's own order (`ORDER BY`, `LIMIT`
-//! inside the `Select` apply per tenant) without a sort on the server.
+//! inside the `Select` apply per tenant) without a sort on the server. The window function
+//! also keeps the planner from pulling the branches up into one append relation, which
+//! measured 5–10× slower to plan at 500 branches (≈450 ms against 40–110 ms).
 //!
 //! An attribute-strategy entity lives in one table: one statement per chunk, the `Select` with
 //! its tenant column (as text) added as the tag and `IN (<keys>)` added to its filter.
