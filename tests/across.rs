@@ -405,6 +405,31 @@ async fn only_a_reporting_login_may_and_it_cannot_write() {
         .await
         .unwrap();
 
+    // `reporting create` refuses sea-tenancy's own role names, and changes nothing for them.
+    for reserved in [
+        names.global().to_owned(),
+        names.tenants().to_owned(),
+        names.reporting().to_owned(),
+        names.tenant(tenants[1].schema()),
+    ] {
+        let out = execute(&SaasApp, cli(&app, &["reporting", "create", &reserved])).await;
+        assert!(out.is_err(), "{reserved}: {out:?}");
+    }
+    let tenant_role = names.tenant(tenants[1].schema());
+    let row = app
+        .raw
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT pg_has_role('{tenant_role}', '{}', 'MEMBER') AS m",
+                names.reporting()
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!row.try_get::<bool>("", "m").unwrap());
+
     // The reporting login reads, and PostgreSQL refuses every write.
     let db = across.connection();
     let s = tenants[0].quoted_schema();

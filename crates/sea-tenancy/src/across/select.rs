@@ -40,7 +40,8 @@ impl<'a, E: EntityTrait> AcrossSelect<'a, E> {
     }
 
     /// At most `rows` rows overall: the first ones in tenant order (each tenant in its own
-    /// order). Chunks after the one that fills it are not read.
+    /// order; attribute entities: the first the statement returns, grouped by tenant). Chunks
+    /// after the one that fills it are not read.
     pub fn limit(mut self, rows: u64) -> Self {
         self.limit = Some(rows);
         self
