@@ -8,6 +8,7 @@
 //! rows (attribute strategy).
 #![warn(missing_docs)]
 
+pub mod across;
 pub mod all_tenants;
 mod app;
 pub mod citus;

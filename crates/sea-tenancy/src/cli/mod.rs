@@ -12,6 +12,7 @@ mod databases;
 pub mod init;
 mod new_migration;
 mod progress;
+mod reporting;
 mod roles;
 mod status_output;
 mod tenants;
@@ -103,6 +104,12 @@ pub enum Command {
         /// What to do with roles.
         #[command(subcommand)]
         command: roles::RolesCommand,
+    },
+    /// Reporting logins: read-only access to every tenant, for queries across tenants.
+    Reporting {
+        /// What to do with reporting logins.
+        #[command(subcommand)]
+        command: reporting::ReportingCommand,
     },
     /// Manage tenant schemas by hand.
     Tenants {
@@ -329,6 +336,7 @@ pub async fn execute<A: TenancyApp>(app: &A, cli: Cli) -> Result<bool, String> {
         Command::Databases { command } => databases::execute(app, &db, command).await,
         Command::Tenants { command } => tenants::execute(app, &db, command).await,
         Command::Roles { command } => roles::execute(app, &db, command).await,
+        Command::Reporting { command } => reporting::execute(app, &db, command).await,
         Command::GenerateMigrations(_) | Command::NewMigration(_) | Command::Init(_) => {
             unreachable!("handled before connecting")
         }

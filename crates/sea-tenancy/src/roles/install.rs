@@ -9,7 +9,11 @@
 //!   A tenant moved to another database keeps its row here marked `moved_to`: its key then
 //!   raises `ST001` instead, so a process still routing it here gets an error it re-routes on,
 //!   never a silently empty answer.
-//! - The group role `<ns>_tenants` and the global role `<ns>_global`.
+//! - The group role `<ns>_tenants`, the global role `<ns>_global` and the reporting group
+//!   `<ns>_reporting` (queries across tenants, see [`crate::across`]): it reads every app table
+//!   of `public` — attribute tables through a `SELECT`-only policy of its own, so it sees every
+//!   tenant's rows there — and every tenant schema (granted where tenant schemas get theirs,
+//!   `roles::tenant::grant_sql`); it writes nothing.
 //! - Grants in `public`, recomputed from scratch each time so that they always match the app's
 //!   tables and [`TableAccess`] choices: the global role gets DML on every app table; the group
 //!   gets DML on attribute tables (row-level security narrows it to the tenant's rows) and what
@@ -122,16 +126,18 @@ pub async fn install<C: ConnectionTrait>(
         .await?;
     let names = &setup.names;
     let (global, group) = (quote_ident(names.global()), quote_ident(names.tenants()));
+    let reporting = quote_ident(names.reporting());
     let managed = crate::registry::manage_tenant_tables();
     let mut sql = vec![
         create_role_sql(names.tenants(), None),
         create_role_sql(names.global(), Some(&setup.secret)),
+        create_role_sql(names.reporting(), None),
     ];
     sql.extend(tenant_map_statements(setup.citus));
     sql.extend([
-        format!("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {global}, {group}"),
-        format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {global}, {group}"),
-        format!("GRANT USAGE ON SCHEMA public TO {global}, {group}"),
+        format!("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {global}, {group}, {reporting}"),
+        format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {global}, {group}, {reporting}"),
+        format!("GRANT USAGE ON SCHEMA public TO {global}, {group}, {reporting}"),
         format!("GRANT SELECT ON public.sea_tenancy_tenants TO {global}, {group}"),
         format!(
             "GRANT EXECUTE ON FUNCTION public.sea_tenancy_key(), public.sea_tenancy_moved(text) TO {global}, {group}"
@@ -162,6 +168,17 @@ pub async fn install<C: ConnectionTrait>(
                 sql.push(format!("GRANT USAGE ON SEQUENCE {rel} TO {group}"));
             }
             continue;
+        }
+        sql.push(format!("GRANT SELECT ON {rel} TO {reporting}"));
+        if registry
+            .get(table)
+            .is_some_and(|i| i.strategy.column().is_some())
+        {
+            // Not on Citus (a limit of queries across tenants there): policies of distributed
+            // tables are left to `rls`.
+            if !setup.citus {
+                sql.push(reporting_policy_sql(&rel, names.reporting()));
+            }
         }
         match template {
             Some(template) => {
@@ -194,6 +211,19 @@ pub async fn install<C: ConnectionTrait>(
     crate::citus::send(db, &sql, setup.citus).await
 }
 
+/// The policy letting the reporting group read every row of attribute table `rel` (a `SELECT`
+/// policy for that role only: other roles' statements never see it, so it costs them nothing).
+fn reporting_policy_sql(rel: &str, reporting: &str) -> String {
+    format!(
+        "DROP POLICY IF EXISTS {REPORTING_POLICY} ON {rel};
+         CREATE POLICY {REPORTING_POLICY} ON {rel} FOR SELECT TO {} USING (true)",
+        quote_ident(reporting)
+    )
+}
+
+/// The name of the reporting group's policy on attribute tables.
+pub(crate) const REPORTING_POLICY: &str = "sea_tenancy_reporting";
+
 /// sea-tenancy's own tables and the migration tracking table: never granted to app roles.
 fn is_internal(name: &str) -> bool {
     name.starts_with("sea_tenancy_") || name == "seaql_migrations"
@@ -202,7 +232,7 @@ fn is_internal(name: &str) -> bool {
 /// Creates `role` when missing — `LOGIN` with a password derived from `secret`, or `NOLOGIN` —
 /// and (re)sets the password. Safe when several databases race to create it (roles are
 /// cluster-wide).
-fn create_role_sql(role: &str, login: Option<&LoginSecret>) -> String {
+pub(crate) fn create_role_sql(role: &str, login: Option<&LoginSecret>) -> String {
     let q = quote_ident(role);
     let lit = quote_literal(role);
     let kind = if login.is_some() { "LOGIN" } else { "NOLOGIN" };

@@ -13,6 +13,7 @@
 //! | `<ns>_global` | [`crate::Tenancy`]'s statements without a tenant | DML on global and attribute tables (no attribute rows: it is no tenant); nothing in tenant schemas |
 //! | `<ns>_tenants` | never (a group) | what all tenants may do in `public`: see [`TableAccess`] |
 //! | `<ns>_t_<schema>` | one tenant's connections | DML in its schema, its rows of attribute tables, the group's grants |
+//! | `<ns>_reporting` | never (a group); its member logins run [`crate::across`] | `SELECT` on every tenant schema and app table, nothing else ([`reporting`]) |
 //!
 //! Names: [`RoleNames`]; passwords: derived from one [`LoginSecret`]; installed by `migrate`
 //! ([`install`]) and by provisioning (per tenant).
@@ -20,6 +21,7 @@
 mod check;
 mod install;
 mod names;
+pub mod reporting;
 mod secret;
 mod sync;
 pub(crate) mod tenant;

@@ -10,6 +10,7 @@
 //! | tenant | `<ns>_t_<schema>` (`saas_t_org_1`) | logs in for one tenant's statements |
 //! | group | `<ns>_tenants` | NOLOGIN; what every tenant may do in `public` is granted to it |
 //! | global | `<ns>_global` | logs in for statements without a tenant |
+//! | reporting | `<ns>_reporting` | NOLOGIN; reads every tenant schema (queries across tenants) |
 //!
 //! A tenant role name longer than PostgreSQL's 63 bytes becomes `<ns>_h_<start>_<hash>`: the
 //! `_h_` marker keeps it from ever equalling the plain name of another tenant, and the hash
@@ -50,6 +51,7 @@ struct Inner {
     namespace: String,
     global: String,
     tenants: String,
+    reporting: String,
 }
 
 impl RoleNames {
@@ -93,6 +95,7 @@ impl RoleNames {
             inner: Arc::new(Inner {
                 global: format!("{namespace}_global"),
                 tenants: format!("{namespace}_tenants"),
+                reporting: format!("{namespace}_reporting"),
                 namespace,
             }),
         }
@@ -111,6 +114,12 @@ impl RoleNames {
     /// The group role every tenant role is a member of.
     pub fn tenants(&self) -> &str {
         &self.inner.tenants
+    }
+
+    /// The group role of reporting logins: `SELECT` on every tenant schema's tables (and on
+    /// `public`'s), nothing else. Never a member of a tenant role, nor one of its members.
+    pub fn reporting(&self) -> &str {
+        &self.inner.reporting
     }
 
     /// The role of the tenant whose schema is `schema` (a validated schema name).
@@ -176,5 +185,6 @@ mod tests {
         assert!(role.starts_with(&format!("{}_h_", names.namespace())));
         assert_ne!(names.tenant("global"), names.global());
         assert_ne!(names.tenant("enants"), names.tenants());
+        assert_ne!(names.tenant("reporting"), names.reporting());
     }
 }

@@ -48,15 +48,22 @@ pub(crate) fn ensure_sql(names: &RoleNames, secret: &LoginSecret, tenant: &Tenan
 
 /// Grants `tenant`'s role its schema: usage, DML on every table and sequence now and on those
 /// later migrations create, nothing on the migration-tracking table.
+///
+/// The reporting group (`<ns>_reporting`, queries across tenants) gets `USAGE` and `SELECT` on
+/// the same tables, now and through default privileges later — here, because this is the one
+/// place every tenant schema gets its grants (provisioning, `migrate`, `roles sync`).
 pub(crate) fn grant_sql(names: &RoleNames, tenant: &Tenant) -> String {
     let role = quote_ident(&names.tenant(tenant.schema()));
+    let reporting = quote_ident(names.reporting());
     let s = tenant.quoted_schema();
     format!(
-        "GRANT USAGE ON SCHEMA {s} TO {role};
+        "GRANT USAGE ON SCHEMA {s} TO {role}, {reporting};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {reporting};
          ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role};
          ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {role};
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {reporting};
          DO $sea_tenancy$ BEGIN
            IF to_regclass('{s}.seaql_migrations') IS NOT NULL THEN
              REVOKE ALL ON TABLE {s}.seaql_migrations FROM {role};

@@ -1,0 +1,45 @@
+//! `reporting create NAME`: a reporting login for queries across tenants (see
+//! [`crate::roles::reporting`] and [`crate::across`]).
+
+use clap::Subcommand;
+use sea_orm::DatabaseConnection;
+
+use crate::app::{Setup, TenancyApp};
+use crate::roles::reporting::create_login;
+
+/// `reporting` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportingCommand {
+    /// Create (or bring in line) a login that may read every tenant schema and nothing else:
+    /// a member of `<ns>_reporting` only, its password derived from the login secret.
+    Create {
+        /// The login's name (`[a-z0-9_]`, not one of sea-tenancy's own role names).
+        name: String,
+        /// Print the derived password (for tools that log in by themselves).
+        #[arg(long)]
+        show_password: bool,
+    },
+}
+
+pub(super) async fn execute<A: TenancyApp>(
+    app: &A,
+    db: &DatabaseConnection,
+    command: ReportingCommand,
+) -> Result<bool, String> {
+    let ReportingCommand::Create {
+        name,
+        show_password,
+    } = command;
+    let setup = Setup::of(app, db).await.map_err(|e| e.to_string())?;
+    create_login(db, &setup, &name)
+        .await
+        .map_err(|e| format!("reporting login `{name}` not created: {e}"))?;
+    println!(
+        "reporting login `{name}`: member of `{}` only (SELECT on tenant schemas and app tables, nothing else); log in with sea_tenancy::across::Across::connect(app, url, \"{name}\")",
+        setup.names.reporting()
+    );
+    if show_password {
+        println!("password: {}", setup.secret.password(&name));
+    }
+    Ok(true)
+}
