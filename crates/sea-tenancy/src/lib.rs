@@ -6,15 +6,25 @@
 //! [`TenantConnection`] from [`Tenancy::with_tenant`] then runs ordinary SeaORM code as the
 //! tenant's own PostgreSQL role, which reaches only that tenant's schema (schema strategy) and
 //! rows (attribute strategy).
+//!
+//! # Features
+//!
+//! The default build is the runtime a web server links. Deploy-time tooling is opt-in:
+//! - `cli`: `sea_tenancy::cli`, the command line an app hands its `main` to (implies
+//!   `generate`);
+//! - `generate`: `sea_tenancy::generate`, the migration generator;
+//! - `testing`: `sea_tenancy::testing`, a throwaway-PostgreSQL harness for tests.
 #![warn(missing_docs)]
 
 pub mod across;
 pub mod all_tenants;
 mod app;
 pub mod citus;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod connection;
 pub mod error;
+#[cfg(feature = "generate")]
 pub mod generate;
 pub mod logins;
 pub mod manage;

@@ -230,9 +230,16 @@ fn next_steps(
         public_package.replace('-', "_"),
         tenant_package.replace('-', "_"),
     );
+    // The app's binary runs the command line: feature `cli`.
     let sea_tenancy = match path {
-        Some(p) => format!("{{ path = {:?} }}", p.display().to_string()),
-        None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+        Some(p) => format!(
+            "{{ path = {:?}, features = [\"cli\"] }}",
+            p.display().to_string()
+        ),
+        None => format!(
+            "{{ version = \"{}\", features = [\"cli\"] }}",
+            env!("CARGO_PKG_VERSION")
+        ),
     };
     format!(
         "Next, in the app's Cargo.toml:

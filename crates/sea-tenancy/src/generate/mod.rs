@@ -13,10 +13,11 @@
 //! 4. [`write`](mod@write) registers the files in the crates' `lib.rs` and rewrites the snapshots;
 //!    [`redo`] takes the latest generation back (`--redo`).
 //!
-//! [`cli`] is the `generate-migrations` command around [`plan`]; [`execute`] runs the same
-//! steps directly (tools and tests that cannot compile a migration crate).
+//! `cli` (feature `cli`) is the `generate-migrations` command around [`plan`]; [`execute`] runs
+//! the same steps directly (tools and tests that cannot compile a migration crate).
 
 pub mod cast;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod cross_set;
 pub mod decide;

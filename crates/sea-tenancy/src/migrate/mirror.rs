@@ -89,12 +89,13 @@ pub(crate) async fn rename<C: ConnectionTrait>(
 }
 
 /// Forgets `tenant` after its schema was dropped, in the caller's transaction.
+#[cfg(feature = "cli")]
 pub(crate) async fn forget<C: ConnectionTrait>(db: &C, tenant: &Tenant) -> Result<(), DbErr> {
     db.execute_unprepared(&forget_sql(tenant)).await?;
     Ok(())
 }
 
-/// The statement of [`forget`].
+/// The statement that forgets `tenant` after its schema was dropped.
 pub(crate) fn forget_sql(tenant: &Tenant) -> String {
     format!(
         "DO $sea_tenancy$ BEGIN

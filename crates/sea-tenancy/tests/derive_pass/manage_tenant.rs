@@ -15,14 +15,24 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+// `create` defaults to true, `update = false` was given: checked at compile time.
+const _: () = assert!(
+    <Entity as sea_tenancy::ManageTenant>::CREATE && !<Entity as sea_tenancy::ManageTenant>::UPDATE
+);
+
 fn main() {
     use sea_tenancy::{ManageTenant, OnDelete};
-    let org = Model { id: 7, slug: "acme".into() };
+    let org = Model {
+        id: 7,
+        slug: "acme".into(),
+    };
     assert_eq!(org.tenant().schema(), "org_7_acme");
     assert_eq!(org.tenant().key(), "7");
     assert_eq!(Entity::TEMPLATE_COLUMNS, &["id", "slug"]);
     assert_eq!(Entity::ON_DELETE, OnDelete::Drop);
-    assert!(Entity::CREATE && !Entity::UPDATE);
-    let bad = Model { id: 7, slug: "Acme Corp".into() };
+    let bad = Model {
+        id: 7,
+        slug: "Acme Corp".into(),
+    };
     assert!(bad.try_tenant().is_err());
 }
