@@ -108,6 +108,21 @@ fn the_reference_binary_shows_its_own_name_and_demo() {
         out.trim(),
         format!("saas-app {}", env!("CARGO_PKG_VERSION"))
     );
+    // Each command's help lists what it uses: the offline ones take no database.
+    for (command, uses_database) in [
+        ("init", false),
+        ("new-migration", false),
+        ("migrate", true),
+        ("status", true),
+    ] {
+        let (ok, out) = saas_app(None, &[command, "--help"]);
+        assert!(ok, "{out}");
+        assert_eq!(
+            out.contains("--database-url"),
+            uses_database,
+            "{command}: {out}"
+        );
+    }
     let (ok, out) = saas_app(None, &["--help"]);
     assert!(
         ok && out.contains("demo") && out.contains("generate-migrations"),

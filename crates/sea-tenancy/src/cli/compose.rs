@@ -76,7 +76,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let matches = command_with::<C>(command).try_get_matches_from(args)?;
+    let matches = super::help_fitted(command_with::<C>(command)).try_get_matches_from(args)?;
     match matches.subcommand_name() {
         Some(name) if C::has_subcommand(name) => Ok(Parsed::App {
             command: C::from_arg_matches(&matches)?,

@@ -124,7 +124,31 @@ const POOL_SIZE: u32 = 8;
 
 /// Parses the process arguments and runs the command; returns the process exit code.
 pub async fn run<A: TenancyApp>(app: A) -> ExitCode {
-    run_with(app, Cli::parse()).await
+    let matches = help_fitted(<Cli as clap::CommandFactory>::command()).get_matches();
+    match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => run_with(app, cli).await,
+        Err(e) => e.exit(),
+    }
+}
+
+/// Commands that never connect: `--database-url` (a global flag) is left out of their help.
+const OFFLINE: [&str; 2] = ["init", "new-migration"];
+
+/// `command` with the global `--database-url` hidden from the help of [`OFFLINE`] commands,
+/// so that each command's `--help` lists only what it uses: they get a hidden flag of the same
+/// name (still accepted, never read), which the global one does not replace.
+pub(crate) fn help_fitted(mut command: clap::Command) -> clap::Command {
+    for name in OFFLINE {
+        command = command.mut_subcommand(name, |sub| {
+            sub.arg(
+                clap::Arg::new("database_url")
+                    .long("database-url")
+                    .env("DATABASE_URL")
+                    .hide(true),
+            )
+        });
+    }
+    command
 }
 
 /// Runs an already parsed command line (for tests and apps that embed the CLI).
