@@ -602,3 +602,60 @@ async fn the_default_tenant_list_refuses_to_guess_between_managing_entities() {
         "{text}"
     );
 }
+
+/// `migrate_tenant_in` in the owner's transaction: a new schema gets the whole set (tracking
+/// table included), a schema one migration behind gets that one — the same decision
+/// (recorded script or migrator) as `migrate` and `provision` — and the caller's search path
+/// is restored.
+#[tokio::test]
+async fn migrate_tenant_in_brings_a_schema_up_to_date_inside_the_callers_transaction() {
+    use sea_tenancy::manage::{create_schema, migrate_tenant_in};
+    use sea_tenancy::migrate::{State, rollback::rollback_tenant, status};
+    let app = common::app().await;
+    let tenant = Tenant::from_schema("ws_manual").unwrap();
+    let txn = app.raw.begin().await.unwrap();
+    create_schema(&txn, &tenant, false).await.unwrap();
+    migrate_tenant_in::<tenant_migrations::Migrator>(&txn, &tenant)
+        .await
+        .unwrap();
+    let path = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_setting('search_path') AS p",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "p")
+        .unwrap();
+    assert!(!path.contains("ws_manual"), "{path}");
+    txn.commit().await.unwrap();
+    let current = |app: &common::App| {
+        let tenant = tenant.clone();
+        let db = app.raw.clone();
+        async move {
+            status::<tenant_migrations::Migrator, _>(&db, &[tenant])
+                .await
+                .unwrap()
+                .remove(0)
+                .state
+        }
+    };
+    assert_eq!(current(&app).await, State::Current);
+    assert!(
+        tables_in(&app.raw, "ws_manual")
+            .await
+            .contains(&"posts".to_owned())
+    );
+
+    rollback_tenant::<tenant_migrations::Migrator>(&app.raw, &tenant, 1)
+        .await
+        .unwrap();
+    assert_eq!(current(&app).await, State::Behind);
+    let txn = app.raw.begin().await.unwrap();
+    migrate_tenant_in::<tenant_migrations::Migrator>(&txn, &tenant)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(current(&app).await, State::Current);
+}

@@ -357,7 +357,8 @@ pub async fn migrate_tenant_in<M: MigratorTrait + 'static>(
 ) -> Result<(), DbErr> {
     let previous = session::current_setting(txn, "search_path").await?;
     let citus = crate::citus::is_installed(txn).await?;
-    apply_tenant_set::<M>(txn, tenant, "", false, citus).await?;
+    let fresh = !crate::migrate::is_tracked(txn, tenant).await?;
+    apply_tenant_set::<M>(txn, tenant, "", fresh, citus).await?;
     session::set_local(txn, "search_path", &previous).await
 }
 
@@ -365,8 +366,10 @@ pub async fn migrate_tenant_in<M: MigratorTrait + 'static>(
 /// the transaction, or restore it themselves): search path, migrations, mirror, then `roles`
 /// (the statements giving the tenant its role, or nothing).
 ///
-/// A `fresh` schema (no tracking table yet) gets the recorded script of the whole set (see
-/// `migrate::script`) in one round trip together with the rest; otherwise the migrator runs.
+/// The one place that chooses between the recorded script and the migrator: when every
+/// migration of the set only sends fixed statements (see `migrate::script`), the pending ones
+/// are replayed in one round trip together with the rest; otherwise the migrator runs. `fresh`:
+/// the schema has no tracking table yet (nothing applied; no need to read it).
 pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
     txn: &DatabaseTransaction,
     tenant: &Tenant,
@@ -374,10 +377,14 @@ pub(crate) async fn apply_tenant_set<M: MigratorTrait + 'static>(
     fresh: bool,
     citus: bool,
 ) -> Result<(), DbErr> {
-    let recorded = if fresh { recorded::<M>().await } else { None };
-    match recorded {
+    match recorded::<M>().await {
         Some(recorded) => {
-            let statements = recorded.statements(&HashSet::new());
+            let applied = if fresh {
+                HashSet::new()
+            } else {
+                crate::migrate::applied_versions(txn, tenant).await?
+            };
+            let statements = recorded.statements(&applied);
             replay(txn, tenant, &statements, roles, citus).await
         }
         None => {

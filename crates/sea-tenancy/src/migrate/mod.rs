@@ -24,7 +24,7 @@ use sea_orm_migration::MigratorTrait;
 use crate::app::Setup;
 use crate::app::TenancyApp;
 use crate::error::TenancyError;
-use crate::manage::{apply_tenant_set, replay};
+use crate::manage::apply_tenant_set;
 use crate::registry::Registry;
 use crate::roles::{install, tenant as role};
 use crate::tenant::Tenant;
@@ -236,24 +236,25 @@ async fn migrate_or_create<A: TenancyApp>(
     } else {
         String::new()
     };
-    match script::recorded::<A::TenantMigrator>().await {
-        // The pending migrations only send fixed statements: one round trip for all of them.
-        Some(recorded) => {
-            let applied = if fresh {
-                HashSet::new()
-            } else {
-                applied_versions(&txn, tenant).await?
-            };
-            let statements = recorded.statements(&applied);
-            replay(&txn, tenant, &statements, &role_sql, roles.citus).await?;
-        }
-        None => {
-            apply_tenant_set::<A::TenantMigrator>(&txn, tenant, &role_sql, fresh, roles.citus)
-                .await?
-        }
-    }
+    apply_tenant_set::<A::TenantMigrator>(&txn, tenant, &role_sql, fresh, roles.citus).await?;
     txn.commit().await?;
     Ok((before.pending, 0))
+}
+
+/// Whether `tenant`'s schema has its tracking table.
+pub(crate) async fn is_tracked<C: ConnectionTrait>(
+    txn: &C,
+    tenant: &Tenant,
+) -> Result<bool, DbErr> {
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT to_regclass(format('%I.seaql_migrations', $1::text)) IS NOT NULL AS tracked",
+            [tenant.schema().into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no row from a constant query".into()))?;
+    row.try_get("", "tracked")
 }
 
 /// The versions recorded in `tenant`'s tracking table.
