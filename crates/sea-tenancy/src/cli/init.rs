@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use heck::ToSnakeCase;
 
 use crate::generate::write::CONFIG_FILE;
-use crate::generate::{FileChange, write};
+use crate::generate::{FileChange, Layout, write};
 
 /// The options of `init`.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,11 +77,7 @@ pub fn execute(args: InitArgs) -> Result<bool, String> {
 
 /// Writes what is missing; nothing when any file in the way exists.
 pub fn init(args: &InitArgs) -> Result<Initialized, String> {
-    let root = args
-        .root
-        .clone()
-        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = Layout::root_or_default(args.root.clone());
     let name = match &args.name {
         Some(name) => name.clone(),
         None => package_name(&root)?,

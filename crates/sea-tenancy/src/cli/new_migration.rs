@@ -22,11 +22,7 @@ pub struct NewMigrationArgs {
 
 /// Writes the file and its registration; `Ok(true)` when written.
 pub fn execute(args: NewMigrationArgs) -> Result<bool, String> {
-    let root = args
-        .root
-        .clone()
-        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = Layout::root_or_default(args.root.clone());
     let set = if args.tenant {
         Set::Tenant
     } else {

@@ -60,6 +60,13 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
     DatabaseMessage::of(err).map(|m| m.code)
 }
 
+/// The SQLSTATE of a driver error, for code that talks to sqlx directly (moves use `COPY`).
+pub(crate) fn sqlx_sqlstate(err: &sea_orm::sqlx::Error) -> Option<String> {
+    err.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned())
+}
+
 /// `err` as the [`TenancyError`] that explains it: one of sea-tenancy's guards refused, or
 /// [`TenancyError::Db`] for everything else (unchanged).
 pub fn explain(err: DbErr) -> TenancyError {

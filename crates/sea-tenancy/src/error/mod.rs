@@ -2,6 +2,7 @@
 
 mod database;
 
+pub(crate) use database::sqlx_sqlstate;
 pub use database::{DatabaseMessage, GUARD_SQLSTATE, ROLE_TAKEN_SQLSTATE, explain, sqlstate};
 
 use crate::registry::RegistryError;

@@ -59,11 +59,7 @@ pub struct GenerateArgs {
 /// Runs `generate-migrations` (called by [`crate::cli`]); `Ok(false)` when `--check` finds a
 /// difference. `database_url` is used by `--redo` only.
 pub async fn execute(args: GenerateArgs, database_url: Option<String>) -> Result<bool, String> {
-    let root = args
-        .root
-        .clone()
-        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = Layout::root_or_default(args.root.clone());
     let layout = Layout::load(root).map_err(|e| e.to_string())?;
     let entities = EntitySet::from_program().map_err(|e| e.to_string())?;
     if args.check {

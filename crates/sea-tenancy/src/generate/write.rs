@@ -93,6 +93,14 @@ impl Layout {
         Ok(layout)
     }
 
+    /// The app's root the commands use: `given`, else `CARGO_MANIFEST_DIR` (set by `cargo run`),
+    /// else the current folder.
+    pub fn root_or_default(given: Option<PathBuf>) -> PathBuf {
+        given
+            .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
     /// The `src/` folder of `set`'s crate.
     pub fn src(&self, set: Set) -> PathBuf {
         match set {

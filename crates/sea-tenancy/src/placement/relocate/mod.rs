@@ -380,9 +380,3 @@ async fn count(conn: &mut Conn, item: &Item) -> Result<i64, sqlx::Error> {
     .fetch_one(&mut **conn)
     .await
 }
-
-fn sqlx_state(e: &sqlx::Error) -> Option<String> {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .map(|c| c.into_owned())
-}

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::sqlx::{self, Row};
 
-use super::{Conn, MOVE_KEY, MoveError, Transfer, exec, sqlx_state};
+use super::{Conn, MOVE_KEY, MoveError, Transfer, exec};
+use crate::error::sqlx_sqlstate;
 use crate::placement::catalog;
 use crate::tenant::quote_ident;
 
@@ -94,7 +95,7 @@ impl Transfer<'_> {
         let sql = format!("LOCK TABLE {} IN EXCLUSIVE MODE NOWAIT", list.join(", "));
         match exec(s, sql).await {
             Ok(()) => Ok(()),
-            Err(e) if sqlx_state(&e).as_deref() == Some("55P03") => Err(MoveError::Busy {
+            Err(e) if sqlx_sqlstate(&e).as_deref() == Some("55P03") => Err(MoveError::Busy {
                 tenant: self.tenant.schema().to_owned(),
                 detail: e.to_string(),
             }),
