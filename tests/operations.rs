@@ -268,6 +268,21 @@ async fn a_runner_killed_mid_way_leaves_whole_tenants() {
     // Connections of the aborted transactions are rolled back by PostgreSQL; give the pool a
     // moment to drop them, then every tenant must be whole.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // No connection went back to the pool inside the aborted runner's transaction.
+    let stuck = app
+        .raw
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND state LIKE 'idle in transaction%'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(stuck, 0, "a pooled connection was left inside a transaction");
     let (old, new) = assert_whole(&app.raw, &v2.tenants).await;
     assert!(new >= 10 && old >= 1, "aborted after {new} of 60");
 

@@ -68,6 +68,19 @@ pub(crate) fn sync_sql(tenant: &Tenant, citus: bool) -> String {
     )
 }
 
+/// [`sync_sql`]'s rows only, as plain statements, for a tenant whose trigger exists (so the
+/// mirror does too): no PL/pgSQL block to compile on every visit.
+pub(crate) fn heal_sql(tenant: &Tenant) -> String {
+    let q = tenant.quoted_schema();
+    let lit = format!("'{}'", tenant.schema());
+    format!(
+        "DELETE FROM {TABLE} m WHERE m.tenant = {lit}
+           AND NOT EXISTS (SELECT 1 FROM {q}.seaql_migrations s WHERE s.version = m.version);
+         INSERT INTO {TABLE} (tenant, version) SELECT {lit}, version FROM {q}.seaql_migrations
+           ON CONFLICT DO NOTHING"
+    )
+}
+
 /// Moves `old`'s rows to `new` after `ALTER SCHEMA .. RENAME`, in the caller's transaction.
 pub(crate) async fn rename<C: ConnectionTrait>(
     db: &C,

@@ -10,6 +10,7 @@
 pub mod mirror;
 pub mod orphans;
 pub(crate) mod outside;
+mod pipelined;
 pub mod public;
 pub mod rollback;
 pub(crate) mod script;
@@ -200,6 +201,9 @@ async fn migrate_or_create<A: TenancyApp>(
     roles: &Setup,
     create: bool,
 ) -> Result<(usize, usize), DbErr> {
+    if let Some(done) = pipelined::migrate::<A::TenantMigrator>(db, tenant, roles, create).await {
+        return done.map(|applied| (applied, 0));
+    }
     let outside = outside::names::<A::TenantMigrator>();
     let txn = if outside.is_empty() {
         let txn = db.begin().await?;

@@ -32,6 +32,11 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
+    /// The versions of the set, in order.
+    pub(crate) fn versions(&self) -> impl Iterator<Item = &str> {
+        self.migrations.iter().map(|(name, _)| name.as_str())
+    }
+
     /// The statements applying every migration not in `applied`, stamped with their versions,
     /// in the current search path; they create the tracking table if it is missing.
     pub(crate) fn statements(&self, applied: &HashSet<String>) -> Vec<String> {

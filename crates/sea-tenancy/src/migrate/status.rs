@@ -65,21 +65,47 @@ impl State {
     }
 }
 
-impl TenantStatus {
-    /// The error `migrate` reports for a tenant it must not touch, if any.
-    pub fn blocker(&self) -> Option<String> {
-        match &self.state {
+impl State {
+    /// The error `migrate` reports for `tenant` in this state when it must not touch it.
+    pub(crate) fn blocker(&self, tenant: &Tenant) -> Option<String> {
+        match self {
             State::Untracked => Some(format!(
-                "schema `{}` holds tables but no seaql_migrations tracking table; refusing to migrate it (create the table with the versions it holds, or drop the schema)",
-                self.tenant
+                "schema `{tenant}` holds tables but no seaql_migrations tracking table; refusing to migrate it (create the table with the versions it holds, or drop the schema)"
             )),
             State::UnknownMigrations(versions) => Some(format!(
-                "schema `{}` has applied migrations this binary does not contain: {}; deploy the binary that has them",
-                self.tenant,
+                "schema `{tenant}` has applied migrations this binary does not contain: {}; deploy the binary that has them",
                 versions.join(", ")
             )),
             _ => None,
         }
+    }
+}
+
+impl TenantStatus {
+    /// The error `migrate` reports for a tenant it must not touch, if any.
+    pub fn blocker(&self) -> Option<String> {
+        self.state.blocker(&self.tenant)
+    }
+}
+
+/// A tenant's state from what its catalogs and tracking table say.
+pub(crate) fn classify(
+    exists: bool,
+    tracked: bool,
+    has_tables: bool,
+    unknown: Vec<String>,
+    pending: usize,
+) -> State {
+    if !exists {
+        State::MissingSchema
+    } else if !tracked && has_tables {
+        State::Untracked
+    } else if !unknown.is_empty() {
+        State::UnknownMigrations(unknown)
+    } else if pending > 0 {
+        State::Behind
+    } else {
+        State::Current
     }
 }
 
@@ -208,17 +234,7 @@ fn parse(
     let applied = applied as usize;
     let unknown = unknown.unwrap_or_default();
     let pending = expected.saturating_sub(applied);
-    let state = if !exists {
-        State::MissingSchema
-    } else if !tracked && has_tables {
-        State::Untracked
-    } else if !unknown.is_empty() {
-        State::UnknownMigrations(unknown)
-    } else if pending > 0 {
-        State::Behind
-    } else {
-        State::Current
-    };
+    let state = classify(exists, tracked, has_tables, unknown, pending);
     Ok(TenantStatus {
         tenant: tenant.clone(),
         state,

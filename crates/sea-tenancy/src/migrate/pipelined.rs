@@ -1,0 +1,243 @@
+//! Migrating one tenant in two round trips.
+//!
+//! The general runner ([`super::migrate_tenant`]) speaks through a SeaORM transaction: BEGIN,
+//! the tenant's lock, its state, its applied versions, the batch, COMMIT — six round trips,
+//! each waiting for the one before, and a `status` query under the lock built for thousands of
+//! tenants (one pass over `pg_class`, which grows with every tenant). When the tenant set can
+//! be replayed as a recorded script (see `script`), the client only needs to look at one result
+//! — the tenant's state — to choose the statements, so the same work fits in two
+//! simple-protocol queries on one pooled connection:
+//!
+//! 1. `BEGIN; SELECT pg_advisory_xact_lock(..); SELECT <state, versions>` — each statement of a
+//!    simple query takes its own snapshot, so the state is read once the lock is held, and a
+//!    concurrent runner's committed work is visible (as in the general runner);
+//! 2. `[CREATE SCHEMA;] search path; pending statements; version rows; mirror; [role;] COMMIT`.
+//!
+//! The probe reads one schema through the catalogs' indexes and its tracking table with
+//! `query_to_xml` (dynamic SQL without a function of ours), so its cost does not grow with the
+//! number of tenants. On an error the connection sends ROLLBACK before it goes back to the
+//! pool; a future dropped mid-way closes its connection instead (the server rolls back), so the
+//! pool never hands out a connection inside a transaction.
+//!
+//! Not used on Citus (DDL of distributed schemas goes statement by statement), for a set that
+//! must go through the migrator, or for a set with migrations outside a transaction.
+
+use std::collections::HashSet;
+
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::{self, AssertSqlSafe, PgPool, Postgres, Row};
+use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, RuntimeErr};
+use sea_orm_migration::MigratorTrait;
+
+use super::mirror;
+use super::script::recorded;
+use super::status::{State, classify};
+use crate::app::Setup;
+use crate::error::TenancyError;
+use crate::roles::tenant as role;
+use crate::session;
+use crate::tenant::Tenant;
+
+/// Migrates (or, with `create`, creates) `tenant` in two round trips; `None` when this runner
+/// does not apply and the general one must run. Returns how many migrations it applied.
+pub(crate) async fn migrate<M: MigratorTrait + 'static>(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    roles: &Setup,
+    create: bool,
+) -> Option<Result<usize, DbErr>> {
+    let pool = pool(db)?;
+    if roles.citus || !super::outside::names::<M>().is_empty() {
+        return None;
+    }
+    let recorded = recorded::<M>().await?;
+    let conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return Some(Err(DbErr::Conn(RuntimeErr::SqlxError(e.into())))),
+    };
+    let mut open = Open(Some(conn));
+    let result = run(&mut open, tenant, roles, create, &recorded).await;
+    if result.is_err() {
+        open.rollback().await;
+    }
+    // Committed or rolled back: the connection goes back to the pool.
+    drop(open.0.take());
+    Some(result)
+}
+
+/// The sqlx pool under `db`, when it is one (not a mock or proxy connection).
+fn pool(db: &DatabaseConnection) -> Option<&PgPool> {
+    matches!(db.inner, DatabaseConnectionType::SqlxPostgresPoolConnection(_))
+        .then(|| db.get_postgres_connection_pool())
+}
+
+async fn run(
+    open: &mut Open,
+    tenant: &Tenant,
+    roles: &Setup,
+    create: bool,
+    recorded: &super::script::Recorded,
+) -> Result<usize, DbErr> {
+    let conn = open.conn();
+    let probe = format!(
+        "BEGIN;\nSELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || '{schema}', 0));\n{}",
+        probe_sql(tenant),
+        schema = tenant.schema()
+    );
+    let rows = sqlx::raw_sql(AssertSqlSafe(probe))
+        .fetch_all(&mut **conn)
+        .await
+        .map_err(sqlx_error_to_query_err)?;
+    let probe = Probe::read(rows.last().ok_or_else(|| {
+        DbErr::Custom("the migration state query returned no row".into())
+    })?)?;
+    if create && probe.exists {
+        return Err(TenancyError::TenantExists(tenant.schema().to_owned()).into());
+    }
+    let expected: HashSet<&str> = recorded.versions().collect();
+    let applied: HashSet<String> = probe.versions.iter().cloned().collect();
+    let unknown: Vec<String> = {
+        let mut u: Vec<String> = applied
+            .iter()
+            .filter(|v| !expected.contains(v.as_str()))
+            .cloned()
+            .collect();
+        u.sort();
+        u
+    };
+    let pending = expected
+        .iter()
+        .filter(|v| !applied.contains(**v))
+        .count();
+    let state = classify(probe.exists, probe.tracked, probe.has_tables, unknown, pending);
+    if let Some(blocker) = state.blocker(tenant) {
+        return Err(DbErr::Custom(blocker));
+    }
+
+    let mut batch = String::new();
+    if state == State::MissingSchema {
+        batch.push_str(&format!("CREATE SCHEMA {};\n", tenant.quoted_schema()));
+    }
+    batch.push_str(&format!(
+        "SELECT set_config('search_path', '{}', true);\n",
+        session::search_path_of(tenant)
+    ));
+    for statement in recorded.statements(&applied) {
+        batch.push_str(&statement);
+        batch.push_str(";\n");
+    }
+    // The trigger keeps the mirror in step with the version rows just written; a visit still
+    // re-derives the tenant's rows (a schema restored by hand heals), in plain statements.
+    if probe.mirrored {
+        batch.push_str(&mirror::heal_sql(tenant));
+    } else {
+        batch.push_str(&mirror::sync_sql(tenant, false));
+    }
+    batch.push_str(";\n");
+    if !probe.tracked {
+        // A tenant's first migration run also gives it its role.
+        batch.push_str(&role::provision_sql(&roles.names, &roles.secret, tenant));
+        batch.push('\n');
+    }
+    batch.push_str("COMMIT");
+    sqlx::raw_sql(AssertSqlSafe(batch))
+        .execute(&mut **conn)
+        .await
+        .map_err(|e| {
+            let err = sqlx_error_to_exec_err(e);
+            match crate::error::sqlstate(&err).as_deref() {
+                Some("42P06") if create => {
+                    TenancyError::TenantExists(tenant.schema().to_owned()).into()
+                }
+                _ => err,
+            }
+        })?;
+    Ok(pending)
+}
+
+/// One tenant's state, read through the catalogs' indexes, and its applied versions.
+fn probe_sql(tenant: &Tenant) -> String {
+    let q = tenant.quoted_schema().replace('\'', "''");
+    format!(
+        "SELECT n.oid IS NOT NULL AS schema_exists,
+                t.oid IS NOT NULL AS tracked,
+                EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                         WHERE g.tgrelid = t.oid AND g.tgname = '{trigger}') AS mirrored,
+                CASE WHEN n.oid IS NOT NULL AND t.oid IS NULL
+                     THEN EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                                   WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p'))
+                     ELSE false END AS has_tables,
+                CASE WHEN t.oid IS NOT NULL
+                     THEN ARRAY(SELECT v::text FROM unnest(xpath('//row/v/text()',
+                            query_to_xml('SELECT version AS v FROM {q}.seaql_migrations',
+                                         false, false, ''))) AS v)
+                     ELSE '{{}}'::text[] END AS versions
+           FROM (SELECT '{schema}'::name AS schema) s
+           LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema
+           LEFT JOIN pg_catalog.pg_class t
+                  ON t.relnamespace = n.oid AND t.relname = 'seaql_migrations'",
+        trigger = mirror::TRIGGER,
+        schema = tenant.schema(),
+    )
+}
+
+struct Probe {
+    exists: bool,
+    tracked: bool,
+    mirrored: bool,
+    has_tables: bool,
+    versions: Vec<String>,
+}
+
+impl Probe {
+    fn read(row: &PgRow) -> Result<Self, DbErr> {
+        let get = |e: sqlx::Error| sqlx_error_to_query_err(e);
+        Ok(Probe {
+            exists: row.try_get("schema_exists").map_err(get)?,
+            tracked: row.try_get("tracked").map_err(get)?,
+            mirrored: row.try_get("mirrored").map_err(get)?,
+            has_tables: row.try_get("has_tables").map_err(get)?,
+            versions: row.try_get("versions").map_err(get)?,
+        })
+    }
+}
+
+/// As SeaORM reports a failed query and a failed statement.
+fn sqlx_error_to_query_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(e.into()))
+}
+
+fn sqlx_error_to_exec_err(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(e.into()))
+}
+
+/// A pooled connection that may be inside a transaction: dropped while it holds one (the
+/// future was cancelled), it closes instead of going back to the pool.
+struct Open(Option<PoolConnection<Postgres>>);
+
+impl Open {
+    fn conn(&mut self) -> &mut PoolConnection<Postgres> {
+        self.0.as_mut().expect("the connection is held until the end")
+    }
+
+    /// Ends a failed transaction; a connection that cannot is closed.
+    async fn rollback(&mut self) {
+        if let Some(conn) = self.0.as_mut()
+            && sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))
+                .execute(&mut **conn)
+                .await
+                .is_err()
+        {
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
