@@ -5,6 +5,7 @@
 mod common;
 
 use clap::Parser;
+use futures::TryStreamExt;
 use saas_app::SaasApp;
 use saas_app::entities::{comment, membership, post, user};
 use sea_orm::{
@@ -204,6 +205,30 @@ async fn across_equals_the_per_tenant_queries() {
         .await
         .unwrap();
     assert_eq!(first, expected[..4]);
+
+    // Streamed, chunk by chunk (two tenants each here): the same rows in the same order.
+    let streamed: Vec<_> = across
+        .select(&tenants, filtered())
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, expected);
+    let streamed: Vec<_> = across
+        .select(&tenants, with_authors())
+        .stream_model::<TitleAndAuthor>()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, expected_joined);
+    let streamed: Vec<_> = across
+        .select(&tenants, filtered())
+        .limit(4)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, expected[..4]);
     let newest = across
         .select(
             &tenants,
@@ -298,6 +323,25 @@ async fn a_tenant_behind_on_migrations_is_named_not_skipped() {
         }
         assert!(err.to_string().contains("migrate"), "{err}");
     }
+    // Streaming ends with the same error, after the rows of the tenants before it.
+    let one_by_one = across.clone().chunk_size(1);
+    let mut rows = std::pin::pin!(one_by_one.select(&tenants, post::Entity::find()).stream());
+    let mut before = 0;
+    let err = loop {
+        match rows.try_next().await {
+            Ok(Some((tenant, _))) => {
+                assert_eq!(tenant, tenants[0]);
+                before += 1;
+            }
+            Ok(None) => panic!("the stream ended without naming the tenant behind"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(before, 3, "the first tenant's rows come first");
+    assert!(
+        matches!(&err, AcrossError::Tenant { tenant, .. } if tenant == behind.schema()),
+        "{err:?}"
+    );
     // Counting fails the same way; leaving the tenant out works.
     assert!(matches!(
         across.select(&tenants, post::Entity::find()).count().await,

@@ -245,6 +245,31 @@ async fn two_runners_at_once_apply_each_migration_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_creating_the_same_new_tenants_create_each_once() {
+    let (app, _) = setup(0, 4).await;
+    let v2 = OpsApp::<V2>::new(30);
+    let other = app.database.connect_with_pool_size(4).await;
+    // Both read "missing schema" for every tenant, then race to create each one.
+    let (a, b) = tokio::join!(
+        migrate_tenants(&v2, &app.raw, &v2.tenants, 4, |_| {}),
+        migrate_tenants(&v2, &other, &v2.tenants, 4, |_| {}),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.failures().count() + b.failures().count(), 0);
+    let applied: usize = a
+        .outcomes
+        .iter()
+        .chain(&b.outcomes)
+        .map(|o| *o.result.as_ref().unwrap())
+        .sum();
+    assert_eq!(
+        applied, 60,
+        "each tenant's two migrations applied exactly once"
+    );
+    assert_eq!(assert_whole(&app.raw, &v2.tenants).await, (0, 30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_runner_killed_mid_way_leaves_whole_tenants() {
     let (app, _) = setup(60, 4).await;
     let v2 = Arc::new(OpsApp::<V2>::new(60));
@@ -282,7 +307,10 @@ async fn a_runner_killed_mid_way_leaves_whole_tenants() {
         .unwrap()
         .try_get::<i64>("", "n")
         .unwrap();
-    assert_eq!(stuck, 0, "a pooled connection was left inside a transaction");
+    assert_eq!(
+        stuck, 0,
+        "a pooled connection was left inside a transaction"
+    );
     let (old, new) = assert_whole(&app.raw, &v2.tenants).await;
     assert!(new >= 10 && old >= 1, "aborted after {new} of 60");
 

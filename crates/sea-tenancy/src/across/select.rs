@@ -65,6 +65,66 @@ impl<'a, E: EntityTrait> AcrossSelect<'a, E> {
             .collect()
     }
 
+    /// Every row as a stream, in the order of [`all`](Self::all), holding at most
+    /// `parallelism` chunks of rows in memory: for answers too large to collect (exports,
+    /// backfills). A chunk's statement runs when the stream reaches it (`parallelism` ahead);
+    /// an error ends the stream. An overall [`limit`](Self::limit) is honoured.
+    ///
+    /// ```no_run
+    /// # use sea_orm::EntityTrait;
+    /// # async fn demo<E: EntityTrait>(across: &sea_tenancy::across::Across, tenants: &[sea_tenancy::Tenant])
+    /// # -> Result<(), sea_tenancy::across::AcrossError> {
+    /// use futures::TryStreamExt;
+    /// let mut rows = std::pin::pin!(across.select(tenants, E::find()).stream());
+    /// while let Some((tenant, model)) = rows.try_next().await? {
+    ///     // write `model` of `tenant` out
+    /// #   let _ = (tenant, model);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(
+        self,
+    ) -> impl futures::Stream<Item = Result<(Tenant, E::Model), AcrossError>> + 'a {
+        self.stream_model::<E::Model>()
+    }
+
+    /// [`stream`](Self::stream) into any `FromQueryResult`, as [`into_model`](Self::into_model).
+    pub fn stream_model<M: FromQueryResult + 'a>(
+        self,
+    ) -> impl futures::Stream<Item = Result<(Tenant, M), AcrossError>> + 'a
+    where
+        E: 'a,
+    {
+        let Self {
+            across,
+            tenants,
+            select,
+            limit,
+        } = self;
+        let size = across.chunk_size.max(1);
+        futures::stream::once(async move { Plan::new(select, &across.registry) })
+            .map_ok(move |plan| {
+                let plan = std::sync::Arc::new(plan);
+                let chunks = tenants.chunks(size).enumerate().map(move |(i, chunk)| {
+                    let plan = plan.clone();
+                    async move {
+                        let shape = Shape::Rows { limit: None };
+                        run_chunk(across, &plan, i * size, chunk, &shape).await
+                    }
+                });
+                futures::stream::iter(chunks).buffered(across.parallelism.max(1))
+            })
+            .try_flatten()
+            .map_ok(move |mut rows| {
+                rows.sort_by_key(|(tenant, row, _)| (*tenant, *row));
+                futures::stream::iter(rows.into_iter().map(move |(i, _, row)| {
+                    Ok((tenants[i].clone(), M::from_query_result(&row, "")?))
+                }))
+            })
+            .try_flatten()
+            .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+    }
+
     /// The `n` first rows of the whole answer by `compare`, e.g. the newest posts of all
     /// tenants. Put an `ORDER BY` and `LIMIT n` on the `Select` as well: each tenant then sends
     /// only its own first `n`.

@@ -138,18 +138,23 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
             on_done(&outcome);
             report.outcomes.push(outcome);
         } else if st.state.is_migratable() || (st.tracked && !st.mirrored) {
-            work.push((i, st.tenant));
+            work.push((i, st));
         } else {
             report.already_current += 1;
         }
     }
     let mut done: Vec<(usize, TenantOutcome)> = futures::stream::iter(work)
-        .map(|(i, tenant)| async move {
-            let (result, outside_transaction) =
-                match migrate_or_create::<A>(db, &tenant, roles, false).await {
-                    Ok((applied, outside)) => (Ok(applied), outside),
-                    Err(e) => (Err(e), 0),
-                };
+        .map(|(i, st)| async move {
+            let known = pipelined::migrate_known::<A::TenantMigrator>(db, &st, roles).await;
+            let tenant = st.tenant;
+            let done = match known {
+                Some(done) => done.map(|applied| (applied, 0)),
+                None => migrate_or_create::<A>(db, &tenant, roles, false).await,
+            };
+            let (result, outside_transaction) = match done {
+                Ok((applied, outside)) => (Ok(applied), outside),
+                Err(e) => (Err(e), 0),
+            };
             (
                 i,
                 TenantOutcome {

@@ -31,8 +31,8 @@ use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, RuntimeErr};
 use sea_orm_migration::MigratorTrait;
 
 use super::mirror;
-use super::script::recorded;
-use super::status::{State, classify};
+use super::script::{Recorded, recorded};
+use super::status::{State, TenantStatus, classify};
 use crate::app::Setup;
 use crate::error::TenancyError;
 use crate::roles::tenant as role;
@@ -66,10 +66,117 @@ pub(crate) async fn migrate<M: MigratorTrait + 'static>(
     Some(result)
 }
 
+/// [`migrate`] for a tenant whose state a `status` query just read (`known`, outside the
+/// lock): in **one** round trip, betting that nothing changed meanwhile. The batch asserts the
+/// bet under the lock — the tracking table holds exactly the versions `known` implies, or the
+/// schema does not exist yet (CREATE SCHEMA fails otherwise) — and when another runner won the
+/// race, the transaction rolls back and the tenant goes the two-round-trip way.
+pub(crate) async fn migrate_known<M: MigratorTrait + 'static>(
+    db: &DatabaseConnection,
+    known: &TenantStatus,
+    roles: &Setup,
+) -> Option<Result<usize, DbErr>> {
+    let pool = pool(db)?;
+    if roles.citus || !super::outside::names::<M>().is_empty() {
+        return None;
+    }
+    let found = match known.state {
+        State::MissingSchema => Found {
+            exists: false,
+            tracked: false,
+            mirrored: false,
+        },
+        State::Behind if known.tracked && known.mirrored => Found {
+            exists: true,
+            tracked: true,
+            mirrored: true,
+        },
+        _ => return None,
+    };
+    let recorded = recorded::<M>().await?;
+    let tenant = &known.tenant;
+    // Applied in order, as the runners apply them; a tenant migrated out of order fails the
+    // assertion and takes the other way.
+    let applied: HashSet<String> = recorded
+        .versions()
+        .take(known.applied)
+        .map(str::to_owned)
+        .collect();
+    let assertion = if found.exists {
+        assert_sql(tenant, &applied)
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "BEGIN;\n{};\n{assertion}{}",
+        lock_sql(tenant),
+        batch(tenant, &recorded, &applied, found, roles)
+    );
+    let conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return Some(Err(DbErr::Conn(RuntimeErr::SqlxError(e.into())))),
+    };
+    let mut open = Open(Some(conn));
+    let result = sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut **open.conn())
+        .await;
+    let err = match result {
+        Ok(_) => {
+            drop(open.0.take());
+            return Some(Ok(known.pending));
+        }
+        Err(e) => sqlx_error_to_exec_err(e),
+    };
+    open.rollback().await;
+    drop(open.0.take());
+    match crate::error::sqlstate(&err).as_deref() {
+        Some(CHANGED_SQLSTATE) => {}
+        Some("42P06") if !found.exists => {}
+        _ => return Some(Err(err)),
+    }
+    migrate::<M>(db, tenant, roles, false).await
+}
+
+/// Raised by [`assert_sql`]; never reaches the caller.
+const CHANGED_SQLSTATE: &str = "ST005";
+
+/// Fails with [`CHANGED_SQLSTATE`] unless `tenant`'s tracking table holds exactly `applied`.
+fn assert_sql(tenant: &Tenant, applied: &HashSet<String>) -> String {
+    let mut versions: Vec<&String> = applied.iter().collect();
+    versions.sort();
+    let list = versions
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "DO $sea_tenancy$ BEGIN
+           IF (SELECT coalesce(array_agg(version::text ORDER BY version COLLATE \"C\"), '{{}}')
+                 FROM {q}.seaql_migrations) IS DISTINCT FROM ARRAY[{list}]::text[] THEN
+             RAISE EXCEPTION 'sea-tenancy: the migrations of % changed under the lock', '{schema}'
+               USING ERRCODE = '{CHANGED_SQLSTATE}';
+           END IF;
+         END $sea_tenancy$;\n",
+        q = tenant.quoted_schema(),
+        schema = tenant.schema(),
+    )
+}
+
+/// The tenant's transaction-level lock, as `super::lock` takes it.
+fn lock_sql(tenant: &Tenant) -> String {
+    format!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || '{}', 0))",
+        tenant.schema()
+    )
+}
+
 /// The sqlx pool under `db`, when it is one (not a mock or proxy connection).
 fn pool(db: &DatabaseConnection) -> Option<&PgPool> {
-    matches!(db.inner, DatabaseConnectionType::SqlxPostgresPoolConnection(_))
-        .then(|| db.get_postgres_connection_pool())
+    matches!(
+        db.inner,
+        DatabaseConnectionType::SqlxPostgresPoolConnection(_)
+    )
+    .then(|| db.get_postgres_connection_pool())
 }
 
 async fn run(
@@ -77,21 +184,18 @@ async fn run(
     tenant: &Tenant,
     roles: &Setup,
     create: bool,
-    recorded: &super::script::Recorded,
+    recorded: &Recorded,
 ) -> Result<usize, DbErr> {
     let conn = open.conn();
-    let probe = format!(
-        "BEGIN;\nSELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || '{schema}', 0));\n{}",
-        probe_sql(tenant),
-        schema = tenant.schema()
-    );
+    let probe = format!("BEGIN;\n{};\n{}", lock_sql(tenant), probe_sql(tenant));
     let rows = sqlx::raw_sql(AssertSqlSafe(probe))
         .fetch_all(&mut **conn)
         .await
         .map_err(sqlx_error_to_query_err)?;
-    let probe = Probe::read(rows.last().ok_or_else(|| {
-        DbErr::Custom("the migration state query returned no row".into())
-    })?)?;
+    let probe = Probe::read(
+        rows.last()
+            .ok_or_else(|| DbErr::Custom("the migration state query returned no row".into()))?,
+    )?;
     if create && probe.exists {
         return Err(TenancyError::TenantExists(tenant.schema().to_owned()).into());
     }
@@ -106,41 +210,29 @@ async fn run(
         u.sort();
         u
     };
-    let pending = expected
-        .iter()
-        .filter(|v| !applied.contains(**v))
-        .count();
-    let state = classify(probe.exists, probe.tracked, probe.has_tables, unknown, pending);
+    let pending = expected.iter().filter(|v| !applied.contains(**v)).count();
+    let state = classify(
+        probe.exists,
+        probe.tracked,
+        probe.has_tables,
+        unknown,
+        pending,
+    );
     if let Some(blocker) = state.blocker(tenant) {
         return Err(DbErr::Custom(blocker));
     }
 
-    let mut batch = String::new();
-    if state == State::MissingSchema {
-        batch.push_str(&format!("CREATE SCHEMA {};\n", tenant.quoted_schema()));
-    }
-    batch.push_str(&format!(
-        "SELECT set_config('search_path', '{}', true);\n",
-        session::search_path_of(tenant)
-    ));
-    for statement in recorded.statements(&applied) {
-        batch.push_str(&statement);
-        batch.push_str(";\n");
-    }
-    // The trigger keeps the mirror in step with the version rows just written; a visit still
-    // re-derives the tenant's rows (a schema restored by hand heals), in plain statements.
-    if probe.mirrored {
-        batch.push_str(&mirror::heal_sql(tenant));
-    } else {
-        batch.push_str(&mirror::sync_sql(tenant, false));
-    }
-    batch.push_str(";\n");
-    if !probe.tracked {
-        // A tenant's first migration run also gives it its role.
-        batch.push_str(&role::provision_sql(&roles.names, &roles.secret, tenant));
-        batch.push('\n');
-    }
-    batch.push_str("COMMIT");
+    let batch = batch(
+        tenant,
+        recorded,
+        &applied,
+        Found {
+            exists: probe.exists,
+            tracked: probe.tracked,
+            mirrored: probe.mirrored,
+        },
+        roles,
+    );
     sqlx::raw_sql(AssertSqlSafe(batch))
         .execute(&mut **conn)
         .await
@@ -154,6 +246,52 @@ async fn run(
             }
         })?;
     Ok(pending)
+}
+
+/// What the catalogs say of a tenant: the batch depends on it.
+#[derive(Clone, Copy)]
+struct Found {
+    exists: bool,
+    tracked: bool,
+    mirrored: bool,
+}
+
+/// Everything after the lock and the state: `[CREATE SCHEMA;]` search path, the statements of
+/// the migrations not in `applied` with their version rows, the mirror, `[role;]` COMMIT.
+fn batch(
+    tenant: &Tenant,
+    recorded: &Recorded,
+    applied: &HashSet<String>,
+    found: Found,
+    roles: &Setup,
+) -> String {
+    let mut batch = String::new();
+    if !found.exists {
+        batch.push_str(&format!("CREATE SCHEMA {};\n", tenant.quoted_schema()));
+    }
+    batch.push_str(&format!(
+        "SELECT set_config('search_path', '{}', true);\n",
+        session::search_path_of(tenant)
+    ));
+    for statement in recorded.statements(applied) {
+        batch.push_str(&statement);
+        batch.push_str(";\n");
+    }
+    // The trigger keeps the mirror in step with the version rows just written; a visit still
+    // re-derives the tenant's rows (a schema restored by hand heals), in plain statements.
+    if found.mirrored {
+        batch.push_str(&mirror::heal_sql(tenant));
+    } else {
+        batch.push_str(&mirror::sync_sql(tenant, false));
+    }
+    batch.push_str(";\n");
+    if !found.tracked {
+        // A tenant's first migration run also gives it its role.
+        batch.push_str(&role::provision_sql(&roles.names, &roles.secret, tenant));
+        batch.push('\n');
+    }
+    batch.push_str("COMMIT");
+    batch
 }
 
 /// One tenant's state, read through the catalogs' indexes, and its applied versions.
@@ -218,7 +356,9 @@ struct Open(Option<PoolConnection<Postgres>>);
 
 impl Open {
     fn conn(&mut self) -> &mut PoolConnection<Postgres> {
-        self.0.as_mut().expect("the connection is held until the end")
+        self.0
+            .as_mut()
+            .expect("the connection is held until the end")
     }
 
     /// Ends a failed transaction; a connection that cannot is closed.
