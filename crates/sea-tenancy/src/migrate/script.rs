@@ -41,6 +41,13 @@ impl Recorded {
     /// in the current search path; they create the tracking table if it is missing.
     pub(crate) fn statements(&self, applied: &HashSet<String>) -> Vec<String> {
         let mut statements = vec![self.create_tracking_table.clone()];
+        statements.extend(self.pending(applied));
+        statements
+    }
+
+    /// [`statements`](Self::statements) for a schema known to have its tracking table.
+    pub(crate) fn pending(&self, applied: &HashSet<String>) -> Vec<String> {
+        let mut statements = Vec::new();
         let mut versions = Vec::new();
         for (name, migration) in self.migrations.iter().filter(|(n, _)| !applied.contains(n)) {
             statements.extend(migration.iter().cloned());
