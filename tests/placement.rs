@@ -4,10 +4,12 @@
 
 use saas_app::SaasApp;
 use saas_app::entities::{comment, membership, organization, post, user};
+use sea_orm::QueryOrder;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
     Set, Statement, TransactionTrait,
 };
+use sea_tenancy::across::AcrossPlaced;
 use sea_tenancy::cli::{Cli, execute};
 use sea_tenancy::placement::{Placement, PlacementError, catalog, run};
 use sea_tenancy::testing::{TestDatabase, start_throwaway_cluster, stop_throwaway_cluster};
@@ -379,6 +381,50 @@ async fn tenants_spread_over_databases_and_a_second_cluster() {
             .await
             .unwrap()
     );
+
+    // Queries across tenants, wherever they live: the CLI creates the reporting login on every
+    // server of the catalog; the answer is the tenants' own queries, in the order of the list.
+    let login = format!("{}_reports", db.role_names().namespace());
+    assert!(
+        run_cli(url, &["reporting", "create", &login])
+            .await
+            .unwrap()
+    );
+    let across = AcrossPlaced::connect(&SaasApp, &placement, home.connect_options(), &login)
+        .await
+        .expect("the reporting login connects");
+    let order: Vec<Tenant> = [&t5, &t1, &t3, &t2, &t4]
+        .iter()
+        .map(|t| (*t).clone())
+        .collect();
+    let mut expected = Vec::new();
+    let mut expected_counts = Vec::new();
+    for t in &order {
+        let conn = db.with_tenant(t.clone());
+        let posts = post::Entity::find()
+            .order_by_desc(post::Column::Id)
+            .all(&conn)
+            .await
+            .unwrap();
+        expected_counts.push((t.clone(), posts.len() as u64));
+        expected.extend(posts.into_iter().map(|p| (t.clone(), p)));
+    }
+    let got = across
+        .all(&order, post::Entity::find().order_by_desc(post::Column::Id))
+        .await
+        .unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 15, "1 + 2 + 3 + 4 + 5 posts from four databases");
+    let counts = across.count(&order, post::Entity::find()).await.unwrap();
+    assert_eq!(counts, expected_counts);
+    let sums = across
+        .clone()
+        .chunk_size(1)
+        .sum(&order, post::Entity::find(), post::Column::AuthorId)
+        .await
+        .unwrap();
+    assert_eq!(sums.len(), 5);
+    assert!(sums.iter().zip(&order).all(|((t, s), o)| t == o && *s > 0));
 
     // The second cluster's database becomes unreachable (its address now leads nowhere):
     // reported, the others still served, exit non-zero.

@@ -61,6 +61,19 @@ pub enum AcrossError {
         /// PostgreSQL's error.
         source: DbErr,
     },
+    /// A database of the placement catalog cannot be logged into as the reporting login.
+    #[error(
+        "sea-tenancy: database `{database}`: the reporting login cannot log in ({reason}); create it on that server with `<app> roles reporting create NAME`, which covers every database of the catalog"
+    )]
+    Database {
+        /// The database's name in the catalog.
+        database: String,
+        /// What the driver said, password masked.
+        reason: String,
+    },
+    /// Splitting the tenants by database failed (catalog missing, a database without URL).
+    #[error(transparent)]
+    Placement(crate::placement::PlacementError),
     /// The query could not be built (e.g. it names another schema explicitly).
     #[error(transparent)]
     Tenancy(#[from] TenancyError),

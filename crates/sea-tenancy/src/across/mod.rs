@@ -23,6 +23,7 @@
 //! statement (50 by default, chosen by `benches/across.rs`).
 
 mod error;
+mod placed;
 mod select;
 mod sql;
 
@@ -33,12 +34,13 @@ use sea_orm::{
 use std::sync::Arc;
 
 pub use error::AcrossError;
+pub use placed::AcrossPlaced;
 pub use select::AcrossSelect;
 
 use crate::app::{TenancyApp, names_for};
 use crate::error::TenancyError;
 use crate::registry::Registry;
-use crate::roles::{RoleNames, check_login};
+use crate::roles::{LoginSecret, RoleNames, check_login};
 use crate::tenant::Tenant;
 
 /// Tenants per statement unless [`Across::chunk_size`] says otherwise: chosen by
@@ -109,17 +111,7 @@ impl Across {
         options: impl Into<ConnectOptions>,
         login: &str,
     ) -> Result<Self, AcrossError> {
-        let password = app.login_secret()?.password(login);
-        let mut options: ConnectOptions = options.into();
-        options.map_sqlx_postgres_opts({
-            let login = login.to_owned();
-            move |o| {
-                o.username(&login)
-                    .password(&password)
-                    .options([("search_path", "public")])
-            }
-        });
-        let db = Database::connect(options).await?;
+        let db = self::login(&app.login_secret()?, options.into(), login).await?;
         let database: String = db
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
@@ -164,4 +156,24 @@ impl Across {
     ) -> AcrossSelect<'a, E> {
         AcrossSelect::new(self, tenants, select)
     }
+}
+
+/// Connects as the reporting login `login`, at the database of `options` (the owner's URL:
+/// only its user and password are replaced, by `login` and the password `secret` derives for
+/// it), with `search_path` `public`.
+async fn login(
+    secret: &LoginSecret,
+    mut options: ConnectOptions,
+    login: &str,
+) -> Result<DatabaseConnection, AcrossError> {
+    let password = secret.password(login);
+    options.map_sqlx_postgres_opts({
+        let login = login.to_owned();
+        move |o| {
+            o.username(&login)
+                .password(&password)
+                .options([("search_path", "public")])
+        }
+    });
+    Ok(Database::connect(options).await?)
 }

@@ -34,6 +34,34 @@ pub(super) async fn execute<A: TenancyApp>(
     create_login(db, &setup, &name)
         .await
         .map_err(|e| format!("reporting login `{name}` not created: {e}"))?;
+    // Roles live per server: the databases of the catalog (placement) get it too, so that
+    // `AcrossPlaced` logs in everywhere (on the same server, the same role again).
+    if let Some(placement) = super::placement(app, db).await? {
+        let databases = crate::placement::catalog::databases(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        for entry in databases
+            .iter()
+            .filter(|e| e.name != crate::placement::DEFAULT_DATABASE)
+        {
+            let conn = placement.connection(Some(&entry.name)).await.map_err(|e| {
+                format!(
+                    "reporting login `{name}` not created in `{}`: {e}",
+                    entry.name
+                )
+            })?;
+            create_login(&conn, &setup, &name).await.map_err(|e| {
+                format!(
+                    "reporting login `{name}` not created in `{}`: {e}",
+                    entry.name
+                )
+            })?;
+            println!(
+                "reporting login `{name}`: ready in database `{}`",
+                entry.name
+            );
+        }
+    }
     println!(
         "reporting login `{name}`: member of `{}` only (SELECT on tenant schemas and app tables, nothing else); log in with sea_tenancy::across::Across::connect(app, url, \"{name}\")",
         setup.names.reporting()
