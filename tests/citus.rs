@@ -447,3 +447,121 @@ async fn every_attack_through_the_coordinator() {
         world.run(attack).await;
     }
 }
+
+/// Queries across tenants through the coordinator: tenant schemas are distributed schemas on
+/// both workers, attribute rows shards; Citus fans the statement out and the answer equals
+/// the tenants' own queries, in list order.
+#[tokio::test]
+async fn across_tenants_through_the_coordinator() {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    use sea_tenancy::across::Across;
+
+    let database = database().await;
+    let owner = database.connect().await;
+    assert!(
+        execute(&SaasApp, cli(&database, &["migrate"]))
+            .await
+            .unwrap()
+    );
+    let tenancy = sea_tenancy::Tenancy::connect(&SaasApp, database.connect_options())
+        .await
+        .unwrap();
+    let author = saas_app::entities::user::ActiveModel {
+        email: Set("author@example.com".into()),
+        ..Default::default()
+    }
+    .insert(&tenancy)
+    .await
+    .unwrap();
+    let mut tenants = Vec::new();
+    for i in 0..6 {
+        let row = sea_tenancy::manage::provision(&SaasApp, &owner, org(&format!("Org {i}")))
+            .await
+            .unwrap();
+        let conn = tenancy.with_tenant(row.tenant());
+        for p in 0..=i {
+            post::ActiveModel {
+                title: Set(format!("post {p} of {}", row.name)),
+                author_id: Set(author.id),
+                ..Default::default()
+            }
+            .insert(&conn)
+            .await
+            .unwrap();
+        }
+        membership::ActiveModel {
+            user_id: Set(author.id),
+            role: Set(format!("member of {}", row.name)),
+            ..Default::default()
+        }
+        .insert(&conn)
+        .await
+        .unwrap();
+        tenants.push(row.tenant());
+    }
+    assert_eq!(
+        scalar(
+            &owner,
+            "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE citus_table_type = 'schema'"
+        )
+        .await,
+        2,
+        "tenant schemas on both workers"
+    );
+
+    let login = format!("{}_reports", tenancy.role_names().namespace());
+    assert!(
+        execute(&SaasApp, cli(&database, &["reporting", "create", &login]))
+            .await
+            .unwrap()
+    );
+    let across = Across::connect(&SaasApp, database.connect_options(), &login)
+        .await
+        .expect("the reporting login connects through the coordinator")
+        .chunk_size(4);
+
+    let select = || {
+        post::Entity::find()
+            .filter(post::Column::Title.contains("post"))
+            .order_by_desc(post::Column::Id)
+    };
+    let mut expected = Vec::new();
+    let mut expected_members = Vec::new();
+    for t in &tenants {
+        let conn = tenancy.with_tenant(t.clone());
+        for p in select().all(&conn).await.unwrap() {
+            expected.push((t.clone(), p));
+        }
+        for m in membership::Entity::find().all(&conn).await.unwrap() {
+            expected_members.push((t.clone(), m));
+        }
+    }
+    let got = across.select(&tenants, select()).all().await.unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 21, "1 + 2 + … + 6 posts");
+    let counts = across
+        .select(&tenants, post::Entity::find())
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(
+        counts.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    // Attribute rows, sharded by org_id: one statement with the tenant column.
+    let members = across
+        .select(
+            &tenants,
+            membership::Entity::find().order_by_asc(membership::Column::Id),
+        )
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(members, expected_members);
+    // The reporting login writes nothing, here either.
+    let write = across
+        .connection()
+        .execute_unprepared(&format!("DELETE FROM {}.posts", tenants[0].quoted_schema()))
+        .await;
+    assert!(write.is_err(), "the reporting login deleted tenant rows");
+}

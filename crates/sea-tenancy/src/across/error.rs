@@ -97,6 +97,18 @@ SELECT s.schema, t.name,
   LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
  ORDER BY s.i, t.name";
 
+/// [`AcrossError::Query`] for the failure of a statement over `tenants`.
+pub(super) fn query_failed(tenants: &[&Tenant], err: DbErr) -> AcrossError {
+    match (tenants.first(), tenants.last()) {
+        (Some(first), Some(last)) => AcrossError::Query {
+            first: first.schema().to_owned(),
+            last: last.schema().to_owned(),
+            source: err,
+        },
+        _ => AcrossError::Db(err),
+    }
+}
+
 /// Turns `err`, the failure of a statement over `tenants` reading `tables`, into an error
 /// naming the first tenant that cannot answer, or [`AcrossError::Query`] if none.
 pub(super) async fn diagnose<C: ConnectionTrait>(

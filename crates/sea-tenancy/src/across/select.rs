@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, QueryResult, Select};
 
 use super::Across;
-use super::error::{AcrossError, diagnose};
+use super::error::{self, AcrossError, diagnose};
 use super::sql::{Plan, ROW, Shape, TENANT, VALUE};
 use crate::tenant::Tenant;
 
@@ -217,7 +217,11 @@ async fn run_chunk<E: EntityTrait>(
     let statement = plan.chunk(&members, &across.registry, shape)?;
     let rows = match across.db.query_all_raw(statement).await {
         Ok(rows) => rows,
-        Err(err) => return Err(diagnose(&across.db, &members, &plan.tables(), err).await),
+        // Only tenant schemas can be missing or ungranted; an attribute table is one table.
+        Err(err) if plan.tags_by_index() => {
+            return Err(diagnose(&across.db, &members, &plan.tables(), err).await);
+        }
+        Err(err) => return Err(error::query_failed(&members, err)),
     };
     let by_key: HashMap<&str, usize> = if plan.tags_by_index() {
         HashMap::new()

@@ -7,6 +7,7 @@
 //!   apply a migration twice, a runner killed mid-way leaves every tenant at its old or its new
 //!   version, and running again resumes.
 
+mod connections;
 pub mod mirror;
 pub mod orphans;
 pub(crate) mod outside;
@@ -143,9 +144,15 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
             report.already_current += 1;
         }
     }
+    // The run's own connections, replaced every hundred tenants (see `connections`).
+    let run = connections::RunConnections::of(db);
+    let run = run.as_ref();
     let mut done: Vec<(usize, TenantOutcome)> = futures::stream::iter(work)
         .map(|(i, st)| async move {
-            let known = pipelined::migrate_known::<A::TenantMigrator>(db, &st, roles).await;
+            let known = match run {
+                Some(run) => pipelined::migrate_known::<A::TenantMigrator>(run, &st, roles).await,
+                None => None,
+            };
             let tenant = st.tenant;
             let done = match known {
                 Some(done) => done.map(|applied| (applied, 0)),
@@ -168,6 +175,9 @@ pub(crate) async fn migrate_tenants_with<A: TenancyApp>(
         .inspect(|(_, outcome)| on_done(outcome))
         .collect()
         .await;
+    if let Some(run) = run {
+        run.close().await;
+    }
     done.sort_by_key(|(i, _)| *i);
     report.outcomes.extend(done.into_iter().map(|(_, o)| o));
     Ok(report)

@@ -24,12 +24,12 @@
 
 use std::collections::HashSet;
 
-use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{self, AssertSqlSafe, PgPool, Postgres, Row};
-use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, RuntimeErr};
+use sea_orm::sqlx::{self, AssertSqlSafe, Row};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use sea_orm_migration::MigratorTrait;
 
+use super::connections::{Open, RunConnections, Source, pool};
 use super::mirror;
 use super::script::{Recorded, recorded};
 use super::status::{State, TenantStatus, classify};
@@ -47,22 +47,31 @@ pub(crate) async fn migrate<M: MigratorTrait + 'static>(
     roles: &Setup,
     create: bool,
 ) -> Option<Result<usize, DbErr>> {
-    let pool = pool(db)?;
+    let source = Source::Pool(pool(db)?);
+    migrate_on::<M>(source, tenant, roles, create).await
+}
+
+/// [`migrate`] on connections from `source`.
+async fn migrate_on<M: MigratorTrait + 'static>(
+    source: Source<'_>,
+    tenant: &Tenant,
+    roles: &Setup,
+    create: bool,
+) -> Option<Result<usize, DbErr>> {
     if roles.citus || !super::outside::names::<M>().is_empty() {
         return None;
     }
     let recorded = recorded::<M>().await?;
-    let conn = match pool.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return Some(Err(DbErr::Conn(RuntimeErr::SqlxError(e.into())))),
+    let mut open = match source.lease().await {
+        Ok(open) => open,
+        Err(e) => return Some(Err(e)),
     };
-    let mut open = Open(Some(conn));
     let result = run(&mut open, tenant, roles, create, &recorded).await;
     if result.is_err() {
         open.rollback().await;
     }
-    // Committed or rolled back: the connection goes back to the pool.
-    drop(open.0.take());
+    // Committed or rolled back.
+    source.release(open).await;
     Some(result)
 }
 
@@ -72,11 +81,11 @@ pub(crate) async fn migrate<M: MigratorTrait + 'static>(
 /// schema does not exist yet (CREATE SCHEMA fails otherwise) — and when another runner won the
 /// race, the transaction rolls back and the tenant goes the two-round-trip way.
 pub(crate) async fn migrate_known<M: MigratorTrait + 'static>(
-    db: &DatabaseConnection,
+    run: &RunConnections,
     known: &TenantStatus,
     roles: &Setup,
 ) -> Option<Result<usize, DbErr>> {
-    let pool = pool(db)?;
+    let source = Source::Run(run);
     if roles.citus || !super::outside::names::<M>().is_empty() {
         return None;
     }
@@ -112,29 +121,28 @@ pub(crate) async fn migrate_known<M: MigratorTrait + 'static>(
         lock_sql(tenant),
         batch(tenant, &recorded, &applied, found, roles)
     );
-    let conn = match pool.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return Some(Err(DbErr::Conn(RuntimeErr::SqlxError(e.into())))),
+    let mut open = match source.lease().await {
+        Ok(open) => open,
+        Err(e) => return Some(Err(e)),
     };
-    let mut open = Open(Some(conn));
     let result = sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(&mut **open.conn())
+        .execute(&mut *open.conn())
         .await;
     let err = match result {
         Ok(_) => {
-            drop(open.0.take());
+            source.release(open).await;
             return Some(Ok(known.pending));
         }
         Err(e) => sqlx_error_to_exec_err(e),
     };
     open.rollback().await;
-    drop(open.0.take());
+    source.release(open).await;
     match crate::error::sqlstate(&err).as_deref() {
         Some(CHANGED_SQLSTATE) => {}
         Some("42P06") if !found.exists => {}
         _ => return Some(Err(err)),
     }
-    migrate::<M>(db, tenant, roles, false).await
+    migrate_on::<M>(source, tenant, roles, false).await
 }
 
 /// Raised by [`assert_sql`]; never reaches the caller.
@@ -174,15 +182,6 @@ fn lock_sql(tenant: &Tenant) -> String {
     )
 }
 
-/// The sqlx pool under `db`, when it is one (not a mock or proxy connection).
-fn pool(db: &DatabaseConnection) -> Option<&PgPool> {
-    matches!(
-        db.inner,
-        DatabaseConnectionType::SqlxPostgresPoolConnection(_)
-    )
-    .then(|| db.get_postgres_connection_pool())
-}
-
 async fn run(
     open: &mut Open,
     tenant: &Tenant,
@@ -193,7 +192,7 @@ async fn run(
     let conn = open.conn();
     let probe = format!("BEGIN;\n{};\n{}", lock_sql(tenant), probe_sql(tenant));
     let rows = sqlx::raw_sql(AssertSqlSafe(probe))
-        .fetch_all(&mut **conn)
+        .fetch_all(&mut *conn)
         .await
         .map_err(sqlx_error_to_query_err)?;
     let probe = Probe::read(
@@ -242,7 +241,7 @@ async fn run(
         roles,
     );
     sqlx::raw_sql(AssertSqlSafe(batch))
-        .execute(&mut **conn)
+        .execute(&mut *conn)
         .await
         .map_err(|e| {
             let err = sqlx_error_to_exec_err(e);
@@ -372,36 +371,4 @@ fn sqlx_error_to_query_err(e: sqlx::Error) -> DbErr {
 
 fn sqlx_error_to_exec_err(e: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(e.into()))
-}
-
-/// A pooled connection that may be inside a transaction: dropped while it holds one (the
-/// future was cancelled), it closes instead of going back to the pool.
-struct Open(Option<PoolConnection<Postgres>>);
-
-impl Open {
-    fn conn(&mut self) -> &mut PoolConnection<Postgres> {
-        self.0
-            .as_mut()
-            .expect("the connection is held until the end")
-    }
-
-    /// Ends a failed transaction; a connection that cannot is closed.
-    async fn rollback(&mut self) {
-        if let Some(conn) = self.0.as_mut()
-            && sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))
-                .execute(&mut **conn)
-                .await
-                .is_err()
-        {
-            conn.close_on_drop();
-        }
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
-            conn.close_on_drop();
-        }
-    }
 }

@@ -174,11 +174,7 @@ pub async fn install<C: ConnectionTrait>(
             .get(table)
             .is_some_and(|i| i.strategy.column().is_some())
         {
-            // Not on Citus (a limit of queries across tenants there): policies of distributed
-            // tables are left to `rls`.
-            if !setup.citus {
-                sql.push(reporting_policy_sql(&rel, names.reporting()));
-            }
+            sql.extend(reporting_policy_sql(&rel, names.reporting()));
         }
         match template {
             Some(template) => {
@@ -213,12 +209,15 @@ pub async fn install<C: ConnectionTrait>(
 
 /// The policy letting the reporting group read every row of attribute table `rel` (a `SELECT`
 /// policy for that role only: other roles' statements never see it, so it costs them nothing).
-fn reporting_policy_sql(rel: &str, reporting: &str) -> String {
-    format!(
-        "DROP POLICY IF EXISTS {REPORTING_POLICY} ON {rel};
-         CREATE POLICY {REPORTING_POLICY} ON {rel} FOR SELECT TO {} USING (true)",
-        quote_ident(reporting)
-    )
+/// Two statements: Citus takes DDL of distributed tables one statement at a time.
+fn reporting_policy_sql(rel: &str, reporting: &str) -> [String; 2] {
+    [
+        format!("DROP POLICY IF EXISTS {REPORTING_POLICY} ON {rel}"),
+        format!(
+            "CREATE POLICY {REPORTING_POLICY} ON {rel} FOR SELECT TO {} USING (true)",
+            quote_ident(reporting)
+        ),
+    ]
 }
 
 /// The name of the reporting group's policy on attribute tables.

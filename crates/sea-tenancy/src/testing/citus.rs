@@ -22,6 +22,11 @@ const NODE_CONF: &[&str] = &[
     "synchronous_commit = on",
     "max_wal_senders = 20",
     "max_replication_slots = 20",
+    // Citus runs a maintenance daemon (a background worker) per database on every node; with
+    // the default 8 workers, a dozen test databases leave none for the logical replication
+    // that moves a tenant, and the move waits forever.
+    "max_worker_processes = 64",
+    "max_logical_replication_workers = 16",
     "citus.shard_count = 8",
     // The servers run as `nobody` with the caller's HOME; without this, libpq inside Citus looks
     // for client certificates there and fails on permissions (loopback needs no TLS).
