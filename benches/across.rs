@@ -19,35 +19,17 @@ use std::time::{Duration, Instant};
 
 use saas_app::entities::post;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, Statement,
 };
 use sea_tenancy::across::{Across, DEFAULT_CHUNK_SIZE};
-use sea_tenancy::roles::LoginSecret;
-use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{Setup, Tenancy, TenancyApp, TenancyError, Tenant};
+use sea_tenancy::{Setup, Tenancy, Tenant};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-struct BenchApp {
-    tenants: Vec<Tenant>,
-}
-
-#[async_trait::async_trait]
-impl TenancyApp for BenchApp {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = tenant_migrations::Migrator;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        common::secret()
-    }
-    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(self.tenants.clone())
-    }
 }
 
 /// The measured query: a filter, an order and a per-tenant limit.
@@ -91,38 +73,23 @@ async fn main() {
     let posts = env("ACROSS_POSTS", 10);
     let runs = env("ACROSS_RUNS", 5);
 
-    let database = TestDatabase::create().await;
-    let owner = database.connect_with_pool_size(4).await;
-    let app = BenchApp {
-        tenants: (1..=n)
-            .map(|i| Tenant::new(format!("t_{i}"), i).unwrap())
-            .collect(),
-    };
-    sea_tenancy::migrate::migrate_public(&app, &owner)
-        .await
-        .unwrap();
-    owner
-        .execute_unprepared(
-            "INSERT INTO users (email) VALUES ('one@example.com'), ('two@example.com')",
-        )
-        .await
-        .unwrap();
-    let setup = Instant::now();
-    let report = sea_tenancy::migrate::migrate_tenants(&app, &owner, &app.tenants, 4, |_| {})
-        .await
-        .unwrap();
-    assert_eq!(report.failures().count(), 0);
-    owner
-        .execute_unprepared(&format!(
-            "DO $$ BEGIN FOR i IN 1..{n} LOOP
-               EXECUTE format('INSERT INTO %I.posts (title, author_id) SELECT ''post '' || j, 1 + mod(j, 2) FROM generate_series(1, {posts}) j', 't_' || i);
-             END LOOP; END $$"
-        ))
-        .await
-        .unwrap();
+    let common::Tenants {
+        app,
+        owner,
+        took,
+        database,
+    } = common::tenants(
+        n,
+        4,
+        &["one@example.com", "two@example.com"],
+        &format!(
+            "INSERT INTO %I.posts (title, author_id) SELECT ''post '' || j, 1 + mod(j, 2) FROM generate_series(1, {posts}) j"
+        ),
+    )
+    .await;
     println!(
         "setup: {n} tenants with {posts} posts each in {:.1} s",
-        setup.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
 
     let roles = Setup::of(&app, &owner).await.unwrap();
@@ -153,7 +120,7 @@ async fn main() {
         "tenants", "across", "loop, warm conn", "loop, tenant logins", "vs warm", "vs logins"
     );
     for size in [100, n] {
-        let tenants = &app.tenants[..size];
+        let tenants = &app.tenants()[..size];
         let expected = size * (posts / 2).min(5);
         // Warm both sides once.
         let rows = across.select(tenants, query()).all().await.unwrap();
@@ -207,14 +174,14 @@ async fn main() {
     );
     let counted = median(runs, || async {
         let t = Instant::now();
-        let counts = across.select(&app.tenants, query()).count().await.unwrap();
+        let counts = across.select(app.tenants(), query()).count().await.unwrap();
         assert_eq!(counts.len(), n);
         t.elapsed()
     })
     .await;
     let count_loop = median(runs, || async {
         let t = Instant::now();
-        for tenant in &app.tenants {
+        for tenant in app.tenants() {
             let mut statement = qualified(tenant);
             statement.sql = format!("SELECT count(*) AS n FROM ({}) q", statement.sql);
             warm.query_one_raw(statement).await.unwrap();
@@ -237,11 +204,11 @@ async fn main() {
         let mut cells = Vec::new();
         for parallel in [1, 2] {
             let sized = across.clone().chunk_size(chunk).parallelism(parallel);
-            sized.select(&app.tenants, query()).all().await.unwrap();
+            sized.select(app.tenants(), query()).all().await.unwrap();
             cells.push(
                 median(runs, || async {
                     let t = Instant::now();
-                    sized.select(&app.tenants, query()).all().await.unwrap();
+                    sized.select(app.tenants(), query()).all().await.unwrap();
                     t.elapsed()
                 })
                 .await,

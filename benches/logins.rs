@@ -18,34 +18,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use saas_app::entities::post;
-use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement,
-};
-use sea_tenancy::roles::LoginSecret;
-use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{LoginLimits, Tenancy, TenancyApp, TenancyError, Tenant};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
+use sea_tenancy::{LoginLimits, Tenancy};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-struct BenchApp {
-    tenants: Vec<Tenant>,
-}
-
-#[async_trait::async_trait]
-impl TenancyApp for BenchApp {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = tenant_migrations::Migrator;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        common::secret()
-    }
-    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(self.tenants.clone())
-    }
 }
 
 /// One measured case.
@@ -121,39 +101,24 @@ async fn main() {
     let workers = env("LOGIN_WORKERS", 32);
     let seconds = env("LOGIN_SECONDS", 10) as u64;
 
-    let database = TestDatabase::create().await;
-    let mut options = database.connect_options();
-    options.max_connections(cap);
-    let owner = Database::connect(options.clone()).await.unwrap();
-    sea_tenancy::migrate::migrate_public(&common::Saas, &owner)
-        .await
-        .unwrap();
-    owner
-        .execute_unprepared("INSERT INTO users (email) VALUES ('bench@example.com')")
-        .await
-        .unwrap();
-    let app = BenchApp {
-        tenants: (1..=n)
-            .map(|i| Tenant::new(format!("t_{i}"), i).unwrap())
-            .collect(),
-    };
-    let setup = Instant::now();
-    let report = sea_tenancy::migrate::migrate_tenants(&app, &owner, &app.tenants, 4, |_| {})
-        .await
-        .unwrap();
-    assert_eq!(report.failures().count(), 0);
-    owner
-        .execute_unprepared(&format!(
-            "DO $$ BEGIN FOR i IN 1..{n} LOOP
-               EXECUTE format('INSERT INTO %I.posts (title, author_id) VALUES (''hello'', 1)', 't_' || i);
-             END LOOP; END $$"
-        ))
-        .await
-        .unwrap();
+    let common::Tenants {
+        app,
+        owner,
+        took,
+        database,
+    } = common::tenants(
+        n,
+        cap,
+        &["bench@example.com"],
+        "INSERT INTO %I.posts (title, author_id) VALUES (''hello'', 1)",
+    )
+    .await;
     println!(
         "setup: {n} tenants with their roles in {:.1} s",
-        setup.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
+    let mut options = database.connect_options();
+    options.max_connections(cap);
 
     let mut rows = Vec::new();
     let hot = cap as usize;
@@ -216,7 +181,7 @@ async fn main() {
             .await
             .unwrap();
         let conns: Arc<Vec<_>> = Arc::new(
-            app.tenants
+            app.tenants()
                 .iter()
                 .map(|t| tenancy.with_tenant(t.clone()))
                 .collect(),

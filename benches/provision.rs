@@ -19,9 +19,7 @@ use sea_orm_migration::prelude::{
 };
 use sea_tenancy::Setup;
 use sea_tenancy::manage::{install_guard, provision};
-use sea_tenancy::roles::LoginSecret;
 use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{TenancyApp, TenancyError, Tenant};
 
 mod tenant_row {
     use sea_orm::entity::prelude::*;
@@ -179,19 +177,6 @@ impl MigratorTrait for BenchMigrator {
     }
 }
 
-struct BenchApp;
-#[async_trait::async_trait]
-impl TenancyApp for BenchApp {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = BenchMigrator;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        common::secret()
-    }
-    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(vec![])
-    }
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let n: usize = std::env::var("PROVISION_TENANTS")
@@ -200,11 +185,12 @@ async fn main() {
         .unwrap_or(100);
     let database = TestDatabase::create().await;
     let db = database.connect_with_pool_size(1).await;
+    let app = common::app::<BenchMigrator>();
     // The roles (group, global, tenant map) both sides build on.
-    sea_tenancy::migrate::migrate_public(&BenchApp, &db)
+    sea_tenancy::migrate::migrate_public(&app, &db)
         .await
         .unwrap();
-    let roles = Setup::of(&BenchApp, &db).await.unwrap();
+    let roles = Setup::of(&app, &db).await.unwrap();
     db.execute_unprepared(
         "CREATE TABLE bench_tenants (id bigserial PRIMARY KEY, name text NOT NULL);
          CREATE TABLE raw_tenants (id bigserial PRIMARY KEY, name text NOT NULL);",
@@ -215,14 +201,14 @@ async fn main() {
     let ddl = tenant_ddl();
 
     // Warm-up, one of each.
-    provision(&BenchApp, &db, row("warm")).await.unwrap();
+    provision(&app, &db, row("warm")).await.unwrap();
     raw_tenant(&db, &roles, &ddl, "warm").await.unwrap();
 
     // Alternating tenant by tenant, so that both sides meet the same moments of the machine.
     let (mut lib, mut raw) = (Duration::ZERO, Duration::ZERO);
     for i in 0..n {
         let t = Instant::now();
-        provision(&BenchApp, &db, row(&format!("tenant {i}")))
+        provision(&app, &db, row(&format!("tenant {i}")))
             .await
             .unwrap();
         lib += t.elapsed();

@@ -26,10 +26,10 @@ use sea_orm::{
     PaginatorTrait, Set, Statement,
 };
 use sea_orm_migration::prelude::*;
+use sea_tenancy::TenancyApp;
 use sea_tenancy::citus::{Node, TransferMode, move_tenant, node_of};
 use sea_tenancy::cli::{Cli, execute};
-use sea_tenancy::testing::{CitusCluster, TestDatabase};
-use sea_tenancy::{TenancyApp, TenancyError, Tenant};
+use sea_tenancy::testing::{CitusCluster, MigratorsApp, TestDatabase};
 use tokio::sync::OnceCell;
 
 /// One cluster for the whole test binary; every test gets databases of its own on it.
@@ -128,21 +128,11 @@ impl MigrationTrait for Fails {
 }
 
 /// The reference app with another tenant set.
-struct WithSet<M>(std::marker::PhantomData<fn() -> M>);
-
-#[async_trait::async_trait]
-impl<M: MigratorTrait + 'static> TenancyApp for WithSet<M> {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = M;
-    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    fn tenant_access(&self, table: &str) -> sea_tenancy::roles::TableAccess {
-        SaasApp.tenant_access(table)
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        SaasApp.all_tenants(db).await
-    }
+fn with_set<M>() -> MigratorsApp<migrations::Migrator, M> {
+    MigratorsApp::new()
+        .with_login_secret(|| SaasApp.login_secret())
+        .with_tenant_access(|table| SaasApp.tenant_access(table))
+        .with_tenants_from(|db| TenancyApp::all_tenants(&SaasApp, db))
 }
 
 fn org(name: &str) -> organization::ActiveModel {
@@ -301,7 +291,7 @@ async fn the_reference_app_on_a_three_node_cluster() {
     assert!(err.to_string().contains("foreign key"), "{err}");
 
     // A new tenant migration reaches all 20; status agrees.
-    let v2 = WithSet::<V2>(std::marker::PhantomData);
+    let v2 = with_set::<V2>();
     assert!(
         !execute(&v2, cli(&database, &["status", "--check"]))
             .await
@@ -377,7 +367,7 @@ async fn the_reference_app_on_a_three_node_cluster() {
     assert_eq!(membership::Entity::find().count(&conn).await.unwrap(), 1);
 
     // A provisioning that fails leaves nothing, on any node.
-    let failing = WithSet::<Failing>(std::marker::PhantomData);
+    let failing = with_set::<Failing>();
     let next_id = scalar(&owner, "SELECT max(id) + 1 FROM organizations").await;
     let doomed = format!("org_{next_id}");
     let role = tenancy.role_names().tenant(&doomed);

@@ -4,12 +4,11 @@
 //! session setting.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Set};
+use sea_orm::{ConnectionTrait, DbErr, Set};
 use sea_orm_migration::prelude::*;
 use sea_tenancy::manage::provision;
-use sea_tenancy::roles::LoginSecret;
-use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{ManageTenant, Multitenant, Tenancy, TenancyApp, TenancyError, Tenant};
+use sea_tenancy::testing::{MigratorsApp, TestDatabase};
+use sea_tenancy::{ManageTenant, Multitenant, Tenancy, TenancyError};
 
 mod space {
     use super::*;
@@ -88,29 +87,21 @@ impl MigratorTrait for TenantSet {
     }
 }
 
-struct Spaces;
-
-#[async_trait::async_trait]
-impl TenancyApp for Spaces {
-    type PublicMigrator = Public;
-    type TenantMigrator = TenantSet;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        Ok(LoginSecret::new("generated keys test secret").unwrap())
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        sea_tenancy::all_tenants::managed::<space::Entity, _>(db).await
-    }
+/// The public set with `spaces`, whose rows are the tenants.
+fn spaces() -> MigratorsApp<Public, TenantSet> {
+    MigratorsApp::new().with_managed::<space::Entity>()
 }
 
 #[tokio::test]
 async fn a_managing_row_with_a_database_generated_key_is_provisioned() {
     let database = TestDatabase::create().await;
+    let spaces = spaces();
     let raw = database.connect().await;
-    sea_tenancy::migrate::migrate_public(&Spaces, &raw)
+    sea_tenancy::migrate::migrate_public(&spaces, &raw)
         .await
         .unwrap();
     let acme = provision(
-        &Spaces,
+        &spaces,
         &raw,
         space::ActiveModel {
             slug: Set("acme".into()),
@@ -120,7 +111,7 @@ async fn a_managing_row_with_a_database_generated_key_is_provisioned() {
     .await
     .expect("provisioned without a client-side id");
     let globex = provision(
-        &Spaces,
+        &spaces,
         &raw,
         space::ActiveModel {
             slug: Set("globex".into()),
@@ -133,7 +124,7 @@ async fn a_managing_row_with_a_database_generated_key_is_provisioned() {
     assert_eq!(acme.tenant().key(), acme.id.to_string());
 
     // Each tenant sees its own row of `spaces` (row-level security on its key) and its schema.
-    let db = Tenancy::connect(&Spaces, database.connect_options())
+    let db = Tenancy::connect(&spaces, database.connect_options())
         .await
         .unwrap();
     let conn = db.with_tenant(acme.tenant());
@@ -166,8 +157,9 @@ async fn a_managing_row_with_a_database_generated_key_is_provisioned() {
 #[tokio::test]
 async fn a_replaced_default_needs_the_key_from_the_row() {
     let database = TestDatabase::create().await;
+    let spaces = spaces();
     let raw = database.connect().await;
-    sea_tenancy::migrate::migrate_public(&Spaces, &raw)
+    sea_tenancy::migrate::migrate_public(&spaces, &raw)
         .await
         .unwrap();
     raw.execute_unprepared("ALTER TABLE spaces ALTER COLUMN id DROP DEFAULT")
@@ -177,7 +169,7 @@ async fn a_replaced_default_needs_the_key_from_the_row() {
         .await
         .unwrap();
     let err = provision(
-        &Spaces,
+        &spaces,
         &raw,
         space::ActiveModel {
             slug: Set("acme".into()),

@@ -6,11 +6,10 @@ mod common;
 
 use saas_app::SaasApp;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryOrder, Set};
+use sea_orm::{ConnectionTrait, DbErr, QueryOrder, Set};
 use sea_orm_migration::prelude::*;
-use sea_tenancy::roles::{LoginSecret, TableAccess};
-use sea_tenancy::testing::TestDatabase;
-use sea_tenancy::{Multitenant, Tenancy, TenancyApp, TenancyError, Tenant};
+use sea_tenancy::testing::{MigratorsApp, TestDatabase};
+use sea_tenancy::{Multitenant, Tenancy, TenancyApp};
 
 mod tag {
     use super::*;
@@ -62,21 +61,12 @@ impl MigratorTrait for Public {
     }
 }
 
-struct Tagged;
-
-#[async_trait::async_trait]
-impl TenancyApp for Tagged {
-    type PublicMigrator = Public;
-    type TenantMigrator = tenant_migrations::Migrator;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    fn tenant_access(&self, table: &str) -> TableAccess {
-        SaasApp.tenant_access(table)
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        SaasApp.all_tenants(db).await
-    }
+/// The reference app with `tags` in its public set.
+fn tagged() -> MigratorsApp<Public, tenant_migrations::Migrator> {
+    MigratorsApp::new()
+        .with_login_secret(|| SaasApp.login_secret())
+        .with_tenant_access(|table| SaasApp.tenant_access(table))
+        .with_tenants_from(|db| TenancyApp::all_tenants(&SaasApp, db))
 }
 
 fn names(rows: Vec<tag::Model>) -> Vec<String> {
@@ -96,15 +86,16 @@ async fn all(conn: &impl ConnectionTrait) -> Vec<String> {
 #[tokio::test]
 async fn shared_rows_are_read_by_every_tenant_and_written_only_globally() {
     let database = TestDatabase::create().await;
+    let tagged = tagged();
     let raw = database.connect().await;
-    sea_tenancy::migrate::migrate_public(&Tagged, &raw)
+    sea_tenancy::migrate::migrate_public(&tagged, &raw)
         .await
         .unwrap();
-    let db = Tenancy::connect(&Tagged, database.connect_options())
+    let db = Tenancy::connect(&tagged, database.connect_options())
         .await
         .unwrap();
     let acme = sea_tenancy::manage::provision(
-        &Tagged,
+        &tagged,
         &raw,
         saas_app::entities::organization::ActiveModel {
             name: Set("Acme".into()),
@@ -114,7 +105,7 @@ async fn shared_rows_are_read_by_every_tenant_and_written_only_globally() {
     .await
     .unwrap();
     let globex = sea_tenancy::manage::provision(
-        &Tagged,
+        &tagged,
         &raw,
         saas_app::entities::organization::ActiveModel {
             name: Set("Globex".into()),

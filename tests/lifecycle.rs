@@ -6,14 +6,14 @@ use clap::Parser;
 use saas_app::SaasApp;
 use saas_app::entities::{organization, post};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, Set, Statement,
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    PaginatorTrait, Set, Statement,
 };
 use sea_orm_migration::prelude::*;
 use sea_tenancy::cli::{Cli, execute};
 use sea_tenancy::manage::update_tenant;
-use sea_tenancy::roles::LoginSecret;
-use sea_tenancy::{TenancyApp, TenancyError, Tenant, TenantError};
+use sea_tenancy::testing::MigratorsApp;
+use sea_tenancy::{TenancyApp, TenancyError, TenantError};
 
 async fn schemas(db: &sea_orm::DatabaseConnection, like: &str) -> Vec<String> {
     db.query_all_raw(Statement::from_sql_and_values(
@@ -127,28 +127,17 @@ impl MigrationTrait for Fails {
 }
 
 /// Tenants listed by schema name (no managing entity), with the failing set.
-struct BySchema;
-
-#[async_trait::async_trait]
-impl TenancyApp for BySchema {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = Failing;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    fn tenants_are_rows(&self) -> bool {
-        false
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        sea_tenancy::all_tenants::schemas_like(db, "shop\\_%").await
-    }
+fn by_schema() -> MigratorsApp<migrations::Migrator, Failing> {
+    MigratorsApp::new()
+        .with_login_secret(|| SaasApp.login_secret())
+        .with_schemas_like("shop\\_%")
 }
 
 /// `tenants create` is one transaction: a failing migration leaves no schema and no role.
 #[tokio::test]
 async fn tenants_create_is_atomic() {
     let app = common::app().await;
-    let err = execute(&BySchema, cli(&app, &["tenants", "create", "shop_1"]))
+    let err = execute(&by_schema(), cli(&app, &["tenants", "create", "shop_1"]))
         .await
         .unwrap_err();
     assert!(err.contains("nothing was created"), "{err}");

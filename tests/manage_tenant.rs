@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use sea_orm_migration::prelude::*;
 use sea_tenancy::manage::{delete_tenant, install_guard, provision, update_tenant};
+use sea_tenancy::testing::MigratorsApp;
 use sea_tenancy::{TenancyApp, TenancyError, Tenant};
 
 /// A tenant entity whose template field can change: `ws_<slug>`, schemas kept on delete.
@@ -193,7 +194,10 @@ async fn a_plain_orm_insert_cannot_make_half_a_tenant() {
 }
 
 /// The reference tenant set plus a migration that creates a table and then fails.
-struct FailingApp;
+fn failing_app() -> MigratorsApp<migrations::Migrator, FailingMigrator> {
+    MigratorsApp::new().with_login_secret(|| SaasApp.login_secret())
+}
+
 struct FailingMigrator;
 
 #[derive(DeriveMigrationName)]
@@ -222,24 +226,12 @@ impl MigratorTrait for FailingMigrator {
     }
 }
 
-#[async_trait::async_trait]
-impl TenancyApp for FailingApp {
-    type PublicMigrator = migrations::Migrator;
-    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    type TenantMigrator = FailingMigrator;
-    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(vec![])
-    }
-}
-
 #[tokio::test]
 async fn a_failing_tenant_migration_leaves_nothing() {
     let app = common::app().await;
 
     // Given the pool.
-    let err = provision(&FailingApp, &app.raw, org("Doomed"))
+    let err = provision(&failing_app(), &app.raw, org("Doomed"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no_such_table"), "{err}");
@@ -251,7 +243,7 @@ async fn a_failing_tenant_migration_leaves_nothing() {
 
     // Given the caller's transaction: the failure is contained, the caller's own work goes on.
     let txn = app.raw.begin().await.unwrap();
-    let err = provision(&FailingApp, &txn, org("Doomed too"))
+    let err = provision(&failing_app(), &txn, org("Doomed too"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no_such_table"), "{err}");
@@ -522,7 +514,10 @@ async fn the_recorded_script_builds_what_the_migrator_builds() {
 
 /// A tenant set whose migration reads the database: it cannot be recorded and runs through the
 /// migrator instead.
-struct ReadingApp;
+fn reading_app() -> MigratorsApp<migrations::Migrator, ReadingMigrator> {
+    MigratorsApp::new().with_login_secret(|| SaasApp.login_secret())
+}
+
 struct ReadingMigrator;
 
 #[derive(DeriveMigrationName)]
@@ -549,22 +544,10 @@ impl MigratorTrait for ReadingMigrator {
     }
 }
 
-#[async_trait::async_trait]
-impl TenancyApp for ReadingApp {
-    type PublicMigrator = migrations::Migrator;
-    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    type TenantMigrator = ReadingMigrator;
-    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(vec![])
-    }
-}
-
 #[tokio::test]
 async fn migrations_that_read_run_through_the_migrator() {
     let app = common::app().await;
-    let org = provision(&ReadingApp, &app.raw, org("Reader"))
+    let org = provision(&reading_app(), &app.raw, org("Reader"))
         .await
         .unwrap();
     assert_eq!(

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,7 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use sea_orm_migration::prelude::*;
 use sea_tenancy::cli::{Cli, execute};
 use sea_tenancy::migrate::{State, migrate_tenants, status};
-use sea_tenancy::testing::TestDatabase;
+use sea_tenancy::testing::{MigratorsApp, TestDatabase};
 use sea_tenancy::{TenancyApp, Tenant};
 
 /// The second tenant migration: a column and an index on it.
@@ -58,36 +57,14 @@ impl MigratorTrait for V2 {
     }
 }
 
-/// An app whose tenants are a fixed list `t_1 ..= t_n`.
-struct OpsApp<M> {
-    tenants: Vec<Tenant>,
-    migrator: PhantomData<fn() -> M>,
-}
+/// The reference app's public set and secret with tenant set `M`; its tenants are a fixed list
+/// `t_1 ..= t_n`.
+type OpsApp<M> = MigratorsApp<migrations::Migrator, M>;
 
-impl<M> OpsApp<M> {
-    fn new(n: usize) -> Self {
-        Self {
-            tenants: (1..=n)
-                .map(|i| Tenant::new(format!("t_{i}"), i).unwrap())
-                .collect(),
-            migrator: PhantomData,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl<M: MigratorTrait + 'static> TenancyApp for OpsApp<M> {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = M;
-    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, sea_tenancy::TenancyError> {
-        saas_app::SaasApp.login_secret()
-    }
-    fn tenants_are_rows(&self) -> bool {
-        false
-    }
-    async fn all_tenants(&self, _: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        Ok(self.tenants.clone())
-    }
+fn ops_app<M>(n: usize) -> OpsApp<M> {
+    MigratorsApp::new()
+        .with_login_secret(|| saas_app::SaasApp.login_secret())
+        .with_tenants((1..=n).map(|i| Tenant::new(format!("t_{i}"), i).unwrap()))
 }
 
 fn cli(database: &TestDatabase, args: &[&str]) -> Cli {
@@ -137,8 +114,8 @@ async fn assert_whole(db: &DatabaseConnection, tenants: &[Tenant]) -> (usize, us
 
 async fn setup(n: usize, pool: u32) -> (common::App, OpsApp<V1>) {
     let app = common::app_with_pool(pool).await;
-    let v1 = OpsApp::<V1>::new(n);
-    let report = migrate_tenants(&v1, &app.raw, &v1.tenants, 4, |_| {})
+    let v1 = ops_app::<V1>(n);
+    let report = migrate_tenants(&v1, &app.raw, v1.tenants(), 4, |_| {})
         .await
         .unwrap();
     assert_eq!(report.failures().count(), 0);
@@ -148,7 +125,7 @@ async fn setup(n: usize, pool: u32) -> (common::App, OpsApp<V1>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_tenants_one_failing_then_fixed() {
     let (app, v1) = setup(200, 8).await;
-    let v2 = OpsApp::<V2>::new(200);
+    let v2 = ops_app::<V2>(200);
     // A conflicting object in t_57 makes its migration fail.
     app.raw
         .execute_unprepared("CREATE INDEX idx_posts_views ON t_57.posts (id)")
@@ -164,21 +141,21 @@ async fn two_hundred_tenants_one_failing_then_fixed() {
         .await
         .unwrap();
     assert!(!ok, "a failed tenant makes the run fail");
-    let statuses = status::<V2, _>(&app.raw, &v2.tenants).await.unwrap();
+    let statuses = status::<V2, _>(&app.raw, v2.tenants()).await.unwrap();
     let behind: Vec<_> = statuses
         .iter()
         .filter(|s| s.state != State::Current)
         .map(|s| s.tenant.schema())
         .collect();
     assert_eq!(behind, ["t_57"]);
-    assert_eq!(assert_whole(&app.raw, &v2.tenants).await, (1, 199));
+    assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (1, 199));
 
     // Fix and re-run: only t_57 has work left.
     app.raw
         .execute_unprepared("DROP INDEX t_57.idx_posts_views")
         .await
         .unwrap();
-    let report = migrate_tenants(&v2, &app.raw, &v2.tenants, 4, |_| {})
+    let report = migrate_tenants(&v2, &app.raw, v2.tenants(), 4, |_| {})
         .await
         .unwrap();
     assert_eq!(report.already_current, 199);
@@ -189,7 +166,7 @@ async fn two_hundred_tenants_one_failing_then_fixed() {
             .await
             .unwrap()
     );
-    assert_eq!(assert_whole(&app.raw, &v2.tenants).await, (0, 200));
+    assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (0, 200));
 
     // Rollback of one tenant only, from its own state.
     assert!(
@@ -203,7 +180,7 @@ async fn two_hundred_tenants_one_failing_then_fixed() {
         .await
         .unwrap()
     );
-    let statuses = status::<V2, _>(&app.raw, &v2.tenants).await.unwrap();
+    let statuses = status::<V2, _>(&app.raw, v2.tenants()).await.unwrap();
     assert_eq!(statuses[2].state, State::Behind);
     assert_eq!(
         statuses
@@ -223,11 +200,11 @@ async fn two_hundred_tenants_one_failing_then_fixed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_runners_at_once_apply_each_migration_once() {
     let (app, _) = setup(40, 4).await;
-    let v2 = OpsApp::<V2>::new(40);
+    let v2 = ops_app::<V2>(40);
     let other = app.database.connect_with_pool_size(4).await;
     let (a, b) = tokio::join!(
-        migrate_tenants(&v2, &app.raw, &v2.tenants, 4, |_| {}),
-        migrate_tenants(&v2, &other, &v2.tenants, 4, |_| {}),
+        migrate_tenants(&v2, &app.raw, v2.tenants(), 4, |_| {}),
+        migrate_tenants(&v2, &other, v2.tenants(), 4, |_| {}),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.failures().count() + b.failures().count(), 0);
@@ -241,18 +218,18 @@ async fn two_runners_at_once_apply_each_migration_once() {
         applied, 40,
         "each tenant's new migration applied exactly once"
     );
-    assert_eq!(assert_whole(&app.raw, &v2.tenants).await, (0, 40));
+    assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (0, 40));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_runners_creating_the_same_new_tenants_create_each_once() {
     let (app, _) = setup(0, 4).await;
-    let v2 = OpsApp::<V2>::new(30);
+    let v2 = ops_app::<V2>(30);
     let other = app.database.connect_with_pool_size(4).await;
     // Both read "missing schema" for every tenant, then race to create each one.
     let (a, b) = tokio::join!(
-        migrate_tenants(&v2, &app.raw, &v2.tenants, 4, |_| {}),
-        migrate_tenants(&v2, &other, &v2.tenants, 4, |_| {}),
+        migrate_tenants(&v2, &app.raw, v2.tenants(), 4, |_| {}),
+        migrate_tenants(&v2, &other, v2.tenants(), 4, |_| {}),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.failures().count() + b.failures().count(), 0);
@@ -266,19 +243,19 @@ async fn two_runners_creating_the_same_new_tenants_create_each_once() {
         applied, 60,
         "each tenant's two migrations applied exactly once"
     );
-    assert_eq!(assert_whole(&app.raw, &v2.tenants).await, (0, 30));
+    assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (0, 30));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_runner_killed_mid_way_leaves_whole_tenants() {
     let (app, _) = setup(60, 4).await;
-    let v2 = Arc::new(OpsApp::<V2>::new(60));
+    let v2 = Arc::new(ops_app::<V2>(60));
     let done = Arc::new(AtomicUsize::new(0));
     let notify = Arc::new(tokio::sync::Notify::new());
     let task = {
         let (v2, db, done, notify) = (v2.clone(), app.raw.clone(), done.clone(), notify.clone());
         tokio::spawn(async move {
-            migrate_tenants(&*v2, &db, &v2.tenants, 2, |_| {
+            migrate_tenants(&*v2, &db, v2.tenants(), 2, |_| {
                 if done.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
                     notify.notify_one();
                 }
@@ -311,20 +288,20 @@ async fn a_runner_killed_mid_way_leaves_whole_tenants() {
         stuck, 0,
         "a pooled connection was left inside a transaction"
     );
-    let (old, new) = assert_whole(&app.raw, &v2.tenants).await;
+    let (old, new) = assert_whole(&app.raw, v2.tenants()).await;
     assert!(new >= 10 && old >= 1, "aborted after {new} of 60");
 
-    let report = migrate_tenants(&*v2, &app.raw, &v2.tenants, 4, |_| {})
+    let report = migrate_tenants(&*v2, &app.raw, v2.tenants(), 4, |_| {})
         .await
         .unwrap();
     assert_eq!(report.failures().count(), 0);
-    assert_eq!(assert_whole(&app.raw, &v2.tenants).await, (0, 60));
+    assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (0, 60));
 }
 
 #[tokio::test]
 async fn clear_errors_for_bad_states() {
     let (app, v1) = setup(3, 4).await;
-    let v2 = OpsApp::<V2>::new(3);
+    let v2 = ops_app::<V2>(3);
 
     // Unknown tenant.
     let err = execute(&v2, cli(&app.database, &["migrate", "--tenant", "nope"]))
@@ -337,7 +314,7 @@ async fn clear_errors_for_bad_states() {
         .execute_unprepared("DROP TABLE t_2.seaql_migrations")
         .await
         .unwrap();
-    let report = migrate_tenants(&v2, &app.raw, &v2.tenants, 2, |_| {})
+    let report = migrate_tenants(&v2, &app.raw, v2.tenants(), 2, |_| {})
         .await
         .unwrap();
     let failures: Vec<_> = report
@@ -353,9 +330,9 @@ async fn clear_errors_for_bad_states() {
     );
 
     // A migration applied in the database but missing from the binary (an older binary).
-    let statuses = status::<V1, _>(&app.raw, &v1.tenants).await.unwrap();
+    let statuses = status::<V1, _>(&app.raw, v1.tenants()).await.unwrap();
     assert!(matches!(&statuses[0].state, State::UnknownMigrations(v) if v == &["m_add_views"]));
-    let err = sea_tenancy::migrate::rollback::rollback_tenant::<V1>(&app.raw, &v1.tenants[0], 1)
+    let err = sea_tenancy::migrate::rollback::rollback_tenant::<V1>(&app.raw, &v1.tenants()[0], 1)
         .await
         .unwrap_err();
     assert!(
@@ -440,7 +417,7 @@ async fn mirror_rows(db: &DatabaseConnection, schema: &str) -> i64 {
 #[tokio::test]
 async fn the_status_mirror_follows_hand_runs_and_heals() {
     let (app, _) = setup(3, 4).await;
-    let v2 = OpsApp::<V2>::new(3);
+    let v2 = ops_app::<V2>(3);
 
     // A migration run by hand with plain sea-orm-migration is mirrored by the trigger.
     {
@@ -462,14 +439,14 @@ async fn the_status_mirror_follows_hand_runs_and_heals() {
         )
         .await
         .unwrap();
-    let statuses = status::<V1, _>(&app.raw, &v2.tenants).await.unwrap();
+    let statuses = status::<V1, _>(&app.raw, v2.tenants()).await.unwrap();
     assert_eq!(
         statuses[1].state,
         State::Current,
         "fallback read t_2's own table"
     );
     assert!(!statuses[1].mirrored);
-    let states: Vec<_> = status::<V2, _>(&app.raw, &v2.tenants)
+    let states: Vec<_> = status::<V2, _>(&app.raw, v2.tenants())
         .await
         .unwrap()
         .into_iter()
@@ -477,16 +454,16 @@ async fn the_status_mirror_follows_hand_runs_and_heals() {
         .collect();
     assert_eq!(states, [State::Current, State::Behind, State::Behind]);
 
-    let report = migrate_tenants(&v2, &app.raw, &v2.tenants, 2, |_| {})
+    let report = migrate_tenants(&v2, &app.raw, v2.tenants(), 2, |_| {})
         .await
         .unwrap();
     assert_eq!(report.failures().count(), 0);
     assert_eq!(report.already_current, 1);
-    for t in &v2.tenants {
+    for t in v2.tenants() {
         assert_eq!(mirror_rows(&app.raw, t.schema()).await, 2, "{t}");
     }
     assert!(
-        status::<V2, _>(&app.raw, &v2.tenants)
+        status::<V2, _>(&app.raw, v2.tenants())
             .await
             .unwrap()
             .iter()

@@ -13,7 +13,7 @@ use sea_orm::{
 use sea_orm_migration::prelude::*;
 use sea_tenancy::manage::provision;
 use sea_tenancy::migrate::migrate_tenants;
-use sea_tenancy::roles::{LoginSecret, TableAccess};
+use sea_tenancy::testing::MigratorsApp;
 use sea_tenancy::{TenancyApp, TenancyError, Tenant};
 
 /// `CREATE INDEX CONCURRENTLY` on `posts (title)`, unique when the test thread asks.
@@ -83,21 +83,11 @@ impl MigratorTrait for WithConcurrent {
 }
 
 /// The reference app with the two migrations above in its tenant set.
-struct Outside;
-
-#[async_trait::async_trait]
-impl TenancyApp for Outside {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = WithConcurrent;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    fn tenant_access(&self, table: &str) -> TableAccess {
-        SaasApp.tenant_access(table)
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        SaasApp.all_tenants(db).await
-    }
+fn outside() -> MigratorsApp<migrations::Migrator, WithConcurrent> {
+    MigratorsApp::new()
+        .with_login_secret(|| SaasApp.login_secret())
+        .with_tenant_access(|table| SaasApp.tenant_access(table))
+        .with_tenants_from(|db| TenancyApp::all_tenants(&SaasApp, db))
 }
 
 fn org(name: &str) -> organization::ActiveModel {
@@ -154,7 +144,8 @@ async fn has_rank(db: &DatabaseConnection, tenant: &Tenant) -> bool {
 #[tokio::test]
 async fn provision_applies_them_right_after_the_row() {
     let app = common::app().await;
-    let acme = provision(&Outside, &app.raw, org("Acme")).await.unwrap();
+    let outside = outside();
+    let acme = provision(&outside, &app.raw, org("Acme")).await.unwrap();
     let tenant = acme.tenant();
     assert_eq!(
         versions(&app.raw, &tenant).await.len(),
@@ -172,7 +163,7 @@ async fn provision_applies_them_right_after_the_row() {
 
     // Inside a caller's transaction it cannot: refused, nothing created.
     let txn = app.raw.begin().await.unwrap();
-    let err = provision(&Outside, &txn, org("Globex")).await.unwrap_err();
+    let err = provision(&outside, &txn, org("Globex")).await.unwrap_err();
     assert!(
         matches!(err, TenancyError::OutsideTransaction { ref migration } if migration == "m_900_concurrent_index"),
         "{err}"
@@ -184,6 +175,7 @@ async fn provision_applies_them_right_after_the_row() {
 #[tokio::test]
 async fn migrate_applies_them_outside_a_transaction_and_resumes_after_a_failure() {
     let app = common::app().await;
+    let outside = outside();
     // Three tenants on the reference set, one of them holding duplicate titles.
     let mut tenants = Vec::new();
     for name in ["A", "B", "C"] {
@@ -205,7 +197,7 @@ async fn migrate_applies_them_outside_a_transaction_and_resumes_after_a_failure(
 
     // A unique index: fails in C (duplicates), concurrently built elsewhere.
     UNIQUE_INDEX.with(|u| u.set(true));
-    let report = migrate_tenants(&Outside, &app.raw, &tenants, 2, |_| {})
+    let report = migrate_tenants(&outside, &app.raw, &tenants, 2, |_| {})
         .await
         .unwrap();
     let base = tenant_migrations::Migrator::migrations().len();
@@ -235,7 +227,7 @@ async fn migrate_applies_them_outside_a_transaction_and_resumes_after_a_failure(
         ))
         .await
         .unwrap();
-    let report = migrate_tenants(&Outside, &app.raw, &tenants, 2, |_| {})
+    let report = migrate_tenants(&outside, &app.raw, &tenants, 2, |_| {})
         .await
         .unwrap();
     assert_eq!(report.already_current, 2);
@@ -250,13 +242,14 @@ async fn migrate_applies_them_outside_a_transaction_and_resumes_after_a_failure(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runners_at_once_apply_each_migration_once() {
     let app = common::app_with_pool(8).await;
+    let outside = outside();
     let mut tenants = Vec::new();
     for i in 0..6 {
         tenants.push(app.org(&format!("org {i}")).await.1);
     }
     let (a, b) = tokio::join!(
-        migrate_tenants(&Outside, &app.raw, &tenants, 3, |_| {}),
-        migrate_tenants(&Outside, &app.raw, &tenants, 3, |_| {}),
+        migrate_tenants(&outside, &app.raw, &tenants, 3, |_| {}),
+        migrate_tenants(&outside, &app.raw, &tenants, 3, |_| {}),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let failures: Vec<String> = a

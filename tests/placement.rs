@@ -12,7 +12,9 @@ use sea_orm::{
 use sea_tenancy::across::AcrossPlaced;
 use sea_tenancy::cli::{Cli, execute};
 use sea_tenancy::placement::{Placement, PlacementError, catalog, run};
-use sea_tenancy::testing::{TestDatabase, start_throwaway_cluster, stop_throwaway_cluster};
+use sea_tenancy::testing::{
+    MigratorsApp, TestDatabase, start_throwaway_cluster, stop_throwaway_cluster,
+};
 use sea_tenancy::{Tenancy, Tenant};
 
 use clap::Parser;
@@ -28,28 +30,16 @@ async fn run_cli(url: &str, args: &[&str]) -> Result<bool, String> {
 }
 
 /// The reference app, but with tenants made by hand (`tenants create/rename`) besides its rows.
-struct ByHand;
-
-#[async_trait::async_trait]
-impl sea_tenancy::TenancyApp for ByHand {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = tenant_migrations::Migrator;
-    fn login_secret(&self) -> Result<sea_tenancy::roles::LoginSecret, sea_tenancy::TenancyError> {
-        sea_tenancy::TenancyApp::login_secret(&SaasApp)
-    }
-    fn tenant_access(&self, table: &str) -> sea_tenancy::roles::TableAccess {
-        sea_tenancy::TenancyApp::tenant_access(&SaasApp, table)
-    }
-    fn tenants_are_rows(&self) -> bool {
-        false
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, sea_orm::DbErr> {
-        sea_tenancy::TenancyApp::all_tenants(&SaasApp, db).await
-    }
+fn by_hand() -> MigratorsApp<migrations::Migrator, tenant_migrations::Migrator> {
+    MigratorsApp::new()
+        .with_login_secret(|| sea_tenancy::TenancyApp::login_secret(&SaasApp))
+        .with_tenant_access(|table| sea_tenancy::TenancyApp::tenant_access(&SaasApp, table))
+        .with_tenants_from(|db| sea_tenancy::TenancyApp::all_tenants(&SaasApp, db))
+        .with_tenants_are_rows(false)
 }
 
 async fn run_cli_by_hand(url: &str, args: &[&str]) -> Result<bool, String> {
-    execute(&ByHand, cli(url, args)).await
+    execute(&by_hand(), cli(url, args)).await
 }
 
 /// `url` with a password added (the servers trust every local connection, so it is ignored),

@@ -14,7 +14,9 @@ use sea_orm::{
 use sea_tenancy::cli::{Cli, execute};
 use sea_tenancy::manage::{delete_tenant, provision};
 use sea_tenancy::roles::LoginSecret;
-use sea_tenancy::testing::{ClusterAuth, start_throwaway_cluster_with, stop_throwaway_cluster};
+use sea_tenancy::testing::{
+    ClusterAuth, MigratorsApp, start_throwaway_cluster_with, stop_throwaway_cluster,
+};
 use sea_tenancy::{Tenancy, TenancyApp, TenancyError, Tenant};
 
 async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -167,19 +169,11 @@ async fn logins_with_more_than_their_tenant_are_refused() {
     assert!(err.to_string().contains(&role), "{err}");
 }
 
-/// A second secret that differs from the app's.
-struct WrongSecret;
-
-#[async_trait::async_trait]
-impl TenancyApp for WrongSecret {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = tenant_migrations::Migrator;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        Ok(LoginSecret::new("a different secret, also long enough")?)
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, sea_orm::DbErr> {
-        SaasApp.all_tenants(db).await
-    }
+/// The reference app's sets and tenants with a second secret that differs from the app's.
+fn wrong_secret() -> MigratorsApp<migrations::Migrator, tenant_migrations::Migrator> {
+    MigratorsApp::new()
+        .with_login_secret(|| Ok(LoginSecret::new("a different secret, also long enough")?))
+        .with_tenants_from(|db| TenancyApp::all_tenants(&SaasApp, db))
 }
 
 /// On a server that checks passwords, tenant and global roles log in with the passwords the
@@ -229,16 +223,17 @@ async fn derived_passwords_open_a_server_that_asks_for_them() {
     assert_eq!(post::Entity::find().count(&conn).await.unwrap(), 0);
     assert_eq!(membership::Entity::find().count(&conn).await.unwrap(), 0);
 
-    let err = Tenancy::connect(&WrongSecret, url.as_str())
+    let wrong_secret = wrong_secret();
+    let err = Tenancy::connect(&wrong_secret, url.as_str())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("password"), "{err}");
     assert!(err.to_string().contains("SEA_TENANCY_SECRET"), "{err}");
     // A tenant login with the wrong secret fails the same way (the global role is fine).
-    sea_tenancy::migrate::migrate_public(&WrongSecret, &owner)
+    sea_tenancy::migrate::migrate_public(&wrong_secret, &owner)
         .await
         .unwrap();
-    let wrong = Tenancy::connect(&WrongSecret, url.as_str()).await.unwrap();
+    let wrong = Tenancy::connect(&wrong_secret, url.as_str()).await.unwrap();
     let err = post::Entity::find()
         .count(&wrong.with_tenant(acme.tenant()))
         .await
@@ -246,8 +241,8 @@ async fn derived_passwords_open_a_server_that_asks_for_them() {
     assert!(err.to_string().contains("roles sync"), "{err}");
     // `roles sync` with the new secret lets it in.
     let cli = Cli::parse_from(["app", "--database-url", url.as_str(), "roles", "sync"]);
-    assert!(execute(&WrongSecret, cli).await.unwrap());
-    let synced = Tenancy::connect(&WrongSecret, url.as_str()).await.unwrap();
+    assert!(execute(&wrong_secret, cli).await.unwrap());
+    let synced = Tenancy::connect(&wrong_secret, url.as_str()).await.unwrap();
     assert_eq!(
         post::Entity::find()
             .count(&synced.with_tenant(acme.tenant()))
@@ -339,21 +334,10 @@ async fn roles_sync_upgrades_a_deployment_without_roles() {
 }
 
 /// Tenants listed by schema name (no managing entity), as `tenants create` serves them.
-struct Shops;
-
-#[async_trait::async_trait]
-impl TenancyApp for Shops {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = tenant_migrations::Migrator;
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-    fn tenants_are_rows(&self) -> bool {
-        false
-    }
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, sea_orm::DbErr> {
-        sea_tenancy::all_tenants::schemas_like(db, "shop\\_%").await
-    }
+fn shops() -> MigratorsApp<migrations::Migrator, tenant_migrations::Migrator> {
+    MigratorsApp::new()
+        .with_login_secret(|| SaasApp.login_secret())
+        .with_schemas_like("shop\\_%")
 }
 
 /// `tenants create/rename/drop` carry the role as well.
@@ -366,7 +350,7 @@ async fn cli_tenant_commands_carry_the_role() {
         async move {
             let mut argv = vec!["app", "--database-url", url.as_str()];
             argv.extend_from_slice(args);
-            execute(&Shops, Cli::parse_from(argv)).await
+            execute(&shops(), Cli::parse_from(argv)).await
         }
     };
     assert!(run(&["tenants", "create", "shop_a"]).await.unwrap());

@@ -4,36 +4,21 @@
 
 use saas_app::SaasApp;
 use saas_app::entities::{post, user};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set};
-use sea_tenancy::roles::LoginSecret;
-use sea_tenancy::testing::TestApp;
-use sea_tenancy::{TenancyApp, TenancyError, Tenant};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_tenancy::TenancyApp;
+use sea_tenancy::testing::{MigratorsApp, TestApp};
 
 /// The reference app's migrations, with tenants found by schema name (`team_*`) instead of by
 /// organization row.
-struct TeamApp;
-
-#[async_trait::async_trait]
-impl TenancyApp for TeamApp {
-    type PublicMigrator = migrations::Migrator;
-    type TenantMigrator = tenant_migrations::Migrator;
-
-    fn login_secret(&self) -> Result<LoginSecret, TenancyError> {
-        SaasApp.login_secret()
-    }
-
-    fn tenants_are_rows(&self) -> bool {
-        false
-    }
-
-    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-        sea_tenancy::all_tenants::schemas_like(db, "team\\_%").await
-    }
+fn team_app() -> MigratorsApp<migrations::Migrator, tenant_migrations::Migrator> {
+    MigratorsApp::new()
+        .with_login_secret(|| SaasApp.login_secret())
+        .with_schemas_like("team\\_%")
 }
 
 #[tokio::test]
 async fn creates_migrated_tenant_schemas_with_their_roles() {
-    let app = TestApp::create(TeamApp, ["team_a", "team_b"]).await;
+    let app = TestApp::create(team_app(), ["team_a", "team_b"]).await;
     let schemas: Vec<&str> = app.tenants().iter().map(|t| t.schema()).collect();
     assert_eq!(schemas, ["team_a", "team_b"]);
     assert!(app.rows().is_empty());
@@ -90,12 +75,12 @@ async fn refuses_bare_schemas_for_an_app_whose_tenants_are_rows() {
 #[tokio::test]
 #[should_panic(expected = "does not list `crew_a`")]
 async fn refuses_schemas_the_app_does_not_list() {
-    let _app = TestApp::create(TeamApp, ["crew_a"]).await;
+    let _app = TestApp::create(team_app(), ["crew_a"]).await;
 }
 
 #[tokio::test]
 #[should_panic(expected = "TestApp has 2 tenant(s); there is no tenant 2")]
 async fn tenant_out_of_range_names_the_count() {
-    let app = TestApp::create(TeamApp, ["team_x", "team_y"]).await;
+    let app = TestApp::create(team_app(), ["team_x", "team_y"]).await;
     let _ = app.tenant(2);
 }

@@ -1,5 +1,7 @@
-//! A throwaway-PostgreSQL harness for tests: one fresh database per test, and [`TestApp`]: an
-//! app's migrated database with tenants made the way production makes them.
+//! A throwaway-PostgreSQL harness for tests: one fresh database per test, [`TestApp`]: an
+//! app's migrated database with tenants made the way production makes them, and
+//! [`MigratorsApp`]: a `TenancyApp` made of two migration sets, for tests that need a variant
+//! of their app.
 //!
 //! Always compiled (no feature to enable): a feature would give `cargo test` a build of
 //! sea-tenancy, and of every crate depending on it, separate from `cargo build`'s. The module
@@ -61,6 +63,8 @@ use sea_orm::DbErr;
 // * `server`: which server the tests use (`server_url`), including the shared cluster.
 // * `database`: `TestDatabase`, one fresh database per test.
 // * `app`: `TestApp`, an app's migrated database with tenants, on a `TestDatabase`.
+// * `migrators_app`: `MigratorsApp`, a `TenancyApp` made of two migration sets, for tests and
+//   benchmarks (independent of the layers above).
 // * `citus`: Citus clusters (a coordinator and workers, each a throwaway cluster) and their
 //   databases.
 mod app;
@@ -68,6 +72,7 @@ mod citus;
 mod cluster;
 mod connect;
 mod database;
+mod migrators_app;
 mod process;
 mod server;
 mod watchdog;
@@ -78,6 +83,7 @@ pub use cluster::{
     ClusterAuth, start_throwaway_cluster, start_throwaway_cluster_with, stop_throwaway_cluster,
 };
 pub use database::TestDatabase;
+pub use migrators_app::{FindTenants, MigratorsApp, THROWAWAY_SECRET};
 pub use server::server_url;
 
 /// How long the local server gets to answer before we look elsewhere.
