@@ -111,7 +111,20 @@ impl Across {
         options: impl Into<ConnectOptions>,
         login: &str,
     ) -> Result<Self, AcrossError> {
-        let db = self::login(&app.login_secret()?, options.into(), login).await?;
+        let (across, _) =
+            Self::connect_with(app, &app.login_secret()?, options.into(), login).await?;
+        Ok(across)
+    }
+
+    /// [`connect`](Self::connect) with the secret given; also returns the app's role names in
+    /// that database.
+    pub(super) async fn connect_with<A: TenancyApp + ?Sized>(
+        app: &A,
+        secret: &LoginSecret,
+        options: ConnectOptions,
+        login: &str,
+    ) -> Result<(Self, RoleNames), AcrossError> {
+        let db = self::login(secret, options, login).await?;
         let database: String = db
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
@@ -121,7 +134,7 @@ impl Across {
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound("current_database()".to_owned()))?
             .try_get("", "name")?;
         let names = names_for(app, &database)?;
-        Self::new(db, &names).await
+        Ok((Self::new(db, &names).await?, names))
     }
 
     /// Tenants per statement (at least 1).

@@ -14,13 +14,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::try_join_all;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Select, Statement,
-};
+use sea_orm::{ConnectOptions, EntityTrait, FromQueryResult, Select};
 use tokio::sync::{Mutex, OnceCell};
 
 use super::{Across, AcrossError, login};
-use crate::app::{TenancyApp, names_for};
+use crate::app::TenancyApp;
 use crate::placement::{Placement, PlacementError};
 use crate::roles::{LoginSecret, RoleNames};
 use crate::tenant::Tenant;
@@ -62,17 +60,7 @@ impl AcrossPlaced {
         login_name: &str,
     ) -> Result<Self, AcrossError> {
         let secret = app.login_secret()?;
-        let db = login(&secret, options.into(), login_name).await?;
-        let database: String = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT current_database()::text AS name",
-            ))
-            .await?
-            .ok_or_else(|| sea_orm::DbErr::RecordNotFound("current_database()".to_owned()))?
-            .try_get("", "name")?;
-        let names = names_for(app, &database)?;
-        let home = Across::new(db, &names).await?;
+        let (home, names) = Across::connect_with(app, &secret, options.into(), login_name).await?;
         let databases = HashMap::from([(None, Arc::new(OnceCell::new_with(Some(home))))]);
         Ok(Self {
             inner: Arc::new(Inner {
