@@ -60,11 +60,9 @@ pub(crate) fn sync_sql(tenant: &Tenant, citus: bool) -> String {
              CREATE TRIGGER {TRIGGER} AFTER INSERT OR DELETE ON {q}.seaql_migrations
                FOR EACH ROW EXECUTE FUNCTION public.sea_tenancy_mirror_v1();
            END IF;
-           DELETE FROM {TABLE} m WHERE m.tenant = {lit}
-             AND NOT EXISTS (SELECT 1 FROM {q}.seaql_migrations s WHERE s.version = m.version);
-           INSERT INTO {TABLE} (tenant, version) SELECT {lit}, version FROM {q}.seaql_migrations
-             ON CONFLICT DO NOTHING;
-         END $sea_tenancy$"
+           {heal};
+         END $sea_tenancy$",
+        heal = heal_sql(tenant)
     )
 }
 

@@ -299,9 +299,16 @@ pub(crate) async fn applied_versions<C: ConnectionTrait>(
 pub(crate) async fn lock<C: ConnectionTrait>(txn: &C, name: &str) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || $1, 0))",
+        lock_sql("$1"),
         [name.into()],
     ))
     .await?;
     Ok(())
+}
+
+/// The statement taking [`lock`]'s lock on the name SQL expression `name` evaluates to (a
+/// placeholder, or a quoted literal where the statement travels in a batch): every runner must
+/// compute the same key.
+pub(crate) fn lock_sql(name: &str) -> String {
+    format!("SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || {name}, 0))")
 }

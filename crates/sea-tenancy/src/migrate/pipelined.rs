@@ -37,7 +37,7 @@ use crate::app::Setup;
 use crate::error::TenancyError;
 use crate::roles::tenant as role;
 use crate::session;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, quote_literal};
 
 /// Migrates (or, with `create`, creates) `tenant` in two round trips; `None` when this runner
 /// does not apply and the general one must run. Returns how many migrations it applied.
@@ -58,7 +58,9 @@ async fn migrate_on<M: MigratorTrait + 'static>(
     roles: &Setup,
     create: bool,
 ) -> Option<Result<usize, DbErr>> {
-    if roles.citus || !super::outside::names::<M>().is_empty() {
+    // `recorded` is `None` for a set that must go through the migrator, including one with a
+    // migration outside a transaction.
+    if roles.citus {
         return None;
     }
     let recorded = recorded::<M>().await?;
@@ -86,7 +88,7 @@ pub(crate) async fn migrate_known<M: MigratorTrait + 'static>(
     roles: &Setup,
 ) -> Option<Result<usize, DbErr>> {
     let source = Source::Run(run);
-    if roles.citus || !super::outside::names::<M>().is_empty() {
+    if roles.citus {
         return None;
     }
     let found = match known.state {
@@ -174,12 +176,9 @@ fn assert_sql(tenant: &Tenant, applied: &HashSet<String>) -> String {
     )
 }
 
-/// The tenant's transaction-level lock, as `super::lock` takes it.
+/// The tenant's transaction-level lock, the one [`super::lock`] takes.
 fn lock_sql(tenant: &Tenant) -> String {
-    format!(
-        "SELECT pg_advisory_xact_lock(hashtextextended('sea_tenancy:' || '{}', 0))",
-        tenant.schema()
-    )
+    super::lock_sql(&quote_literal(tenant.schema()))
 }
 
 async fn run(
@@ -203,7 +202,7 @@ async fn run(
         return Err(TenancyError::TenantExists(tenant.schema().to_owned()).into());
     }
     let expected: HashSet<&str> = recorded.versions().collect();
-    let applied: HashSet<String> = probe.versions.iter().cloned().collect();
+    let applied: HashSet<String> = probe.versions.into_iter().collect();
     let unknown: Vec<String> = {
         let mut u: Vec<String> = applied
             .iter()
