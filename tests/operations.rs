@@ -197,25 +197,30 @@ async fn two_hundred_tenants_one_failing_then_fixed() {
     drop(v1);
 }
 
+/// Migrates `v2`'s tenants from two runners at once, on two pools; neither may fail. Returns how
+/// many migrations the two applied together.
+async fn two_runners(app: &common::App, v2: &OpsApp<V2>) -> usize {
+    let other = app.database.connect_with_pool_size(4).await;
+    let (a, b) = tokio::join!(
+        migrate_tenants(v2, &app.raw, v2.tenants(), 4, |_| {}),
+        migrate_tenants(v2, &other, v2.tenants(), 4, |_| {}),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.failures().count() + b.failures().count(), 0);
+    a.outcomes
+        .iter()
+        .chain(&b.outcomes)
+        .map(|o| *o.result.as_ref().unwrap())
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_runners_at_once_apply_each_migration_once() {
     let (app, _) = setup(40, 4).await;
     let v2 = ops_app::<V2>(40);
-    let other = app.database.connect_with_pool_size(4).await;
-    let (a, b) = tokio::join!(
-        migrate_tenants(&v2, &app.raw, v2.tenants(), 4, |_| {}),
-        migrate_tenants(&v2, &other, v2.tenants(), 4, |_| {}),
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.failures().count() + b.failures().count(), 0);
-    let applied: usize = a
-        .outcomes
-        .iter()
-        .chain(&b.outcomes)
-        .map(|o| *o.result.as_ref().unwrap())
-        .sum();
     assert_eq!(
-        applied, 40,
+        two_runners(&app, &v2).await,
+        40,
         "each tenant's new migration applied exactly once"
     );
     assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (0, 40));
@@ -225,22 +230,10 @@ async fn two_runners_at_once_apply_each_migration_once() {
 async fn two_runners_creating_the_same_new_tenants_create_each_once() {
     let (app, _) = setup(0, 4).await;
     let v2 = ops_app::<V2>(30);
-    let other = app.database.connect_with_pool_size(4).await;
     // Both read "missing schema" for every tenant, then race to create each one.
-    let (a, b) = tokio::join!(
-        migrate_tenants(&v2, &app.raw, v2.tenants(), 4, |_| {}),
-        migrate_tenants(&v2, &other, v2.tenants(), 4, |_| {}),
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.failures().count() + b.failures().count(), 0);
-    let applied: usize = a
-        .outcomes
-        .iter()
-        .chain(&b.outcomes)
-        .map(|o| *o.result.as_ref().unwrap())
-        .sum();
     assert_eq!(
-        applied, 60,
+        two_runners(&app, &v2).await,
+        60,
         "each tenant's two migrations applied exactly once"
     );
     assert_eq!(assert_whole(&app.raw, v2.tenants()).await, (0, 30));
